@@ -1,0 +1,17 @@
+"""Error kinds raised for bad input. The CLI prints ``str(error)`` on one line and exits with 2."""
+
+
+class InfoclustError(Exception):
+    """Base class: a user-facing problem with input, config or files (never a bug)."""
+
+
+class DataError(InfoclustError):
+    """A dataset, file or array that cannot be read or has the wrong shape/content."""
+
+
+class ConfigError(InfoclustError):
+    """An unknown name, misspelled key or impossible setting in a config or argument."""
+
+
+class CheckpointError(InfoclustError):
+    """A run folder or checkpoint that is missing, corrupt or incompatible."""
