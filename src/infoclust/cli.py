@@ -1,0 +1,152 @@
+"""The ``infoclust`` command: train, evaluate, predict, report, list.
+
+Bad input ends in one line ``infoclust: error: ...`` on stderr and exit status 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+
+from . import __version__
+from .config import load_config
+from .data import dataset_help, load_dataset
+from .errors import InfoclustError
+from .runs import RunDir, atomic_write_text
+
+FIGURE_KEYS = ("acc", "nmi", "ari", "acc_mean", "acc_std", "n_samples", "n_clusters", "selected_sub_head")
+
+
+def _figures_line(figures: dict) -> str:
+    if "acc" not in figures:
+        return f"{figures['n_samples']} images in {figures['n_clusters']} clusters (no labels: no ACC/NMI/ARI)"
+    return (f"ACC {figures['acc']:.4f}  NMI {figures['nmi']:.4f}  ARI {figures['ari']:.4f}  "
+            f"(lowest-loss sub-head {figures['selected_sub_head']}; mean ACC over sub-heads "
+            f"{figures['acc_mean']:.4f} ± {figures['acc_std']:.4f}; {figures['n_samples']} images)")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .engine import train
+
+    if args.resume:
+        figures = train(None, args.resume, resume=True, progress=not args.quiet)
+        out = args.resume
+    else:
+        cfg = load_config(args.config, args.set, method=args.method, seed=args.seed, data__name=args.data)
+        out = args.out or f"runs/{cfg.method}-{Path(cfg.data.name).name}-s{cfg.seed}"
+        figures = train(cfg, out, progress=not args.quiet)
+    print(_figures_line(figures))
+    print(f"run folder: {out}  (next: infoclust report {out})")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .engine import load_trainer
+
+    figures = load_trainer(args.run_dir).evaluate()
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        print(_figures_line(figures))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .engine import load_trainer
+
+    RunDir.existing(args.run_dir)
+    dataset = load_dataset(args.data, progress=not args.quiet)
+    trainer = load_trainer(args.run_dir, dataset=dataset)
+    post = trainer.predict_posteriors()["B"][trainer.selected_sub_head]
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["id", "cluster", "confidence"])
+    for ident, cluster, conf in zip(dataset.ids, post.argmax(1), post.max(1)):
+        writer.writerow([ident, int(cluster), f"{conf:.6f}"])
+    atomic_write_text(Path(args.out), buf.getvalue())
+    print(f"wrote {len(dataset)} assignments to {args.out}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .engine import load_trainer
+    from .report import write_report
+
+    trainer = load_trainer(args.run_dir)
+    figures = trainer.evaluate()
+    post = trainer.posteriors["B"][figures["selected_sub_head"]]
+    page = write_report(trainer.run, trainer.dataset.images, trainer.labels, post.argmax(1), post.max(1), figures,
+                        class_names=trainer.dataset.class_names, title=f"{trainer.cfg.method} on {trainer.dataset.name}")
+    print(f"report: {page}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from .methods import METHODS
+    from .models import BACKBONES
+
+    print("methods:   " + ", ".join(METHODS))
+    print("backbones: " + ", ".join(BACKBONES))
+    print("datasets:")
+    for line in dataset_help().splitlines():
+        print("  " + line)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="infoclust", description="Cluster unlabelled images by maximising mutual information.")
+    parser.add_argument("--version", action="version", version=f"infoclust {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a method on a dataset into a run folder")
+    p.add_argument("--method", help="method name (default iic); see 'infoclust list'")
+    p.add_argument("--data", help="dataset name or path (default digits)")
+    p.add_argument("--config", help="YAML recipe, e.g. configs/iic-mnist.yaml")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. train.lr=2e-4 (repeatable)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--out", help="run folder to create (default runs/METHOD-DATA-sSEED)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run exactly where its last checkpoint left it")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="ACC / NMI / ARI of a run's checkpoint")
+    p.add_argument("run_dir")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="write cluster assignments of a dataset to CSV")
+    p.add_argument("run_dir")
+    p.add_argument("--data", required=True, help="dataset name or path")
+    p.add_argument("--out", required=True, help="CSV file: id, cluster, confidence")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("report", help="HTML page with cluster grids, confusion matrix and curves")
+    p.add_argument("run_dir")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("list", help="methods, backbones and datasets")
+    p.set_defaults(func=cmd_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "resume", None) and (args.method or args.data or args.config or args.set or args.seed is not None or args.out):
+        print("infoclust: error: --resume RUN_DIR continues a run with its saved config; drop the other options", file=sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except InfoclustError as exc:
+        print(f"infoclust: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("infoclust: interrupted; a run continues from its last checkpoint with 'infoclust train --resume RUN_DIR'", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,9 @@
+"""Datasets in memory: named ones (digits, mnist, fashion-mnist), image folders and numpy files.
+
+Knows numpy, Pillow and urllib, never torch: the engine turns ``Dataset.images`` into tensors.
+"""
+
+from .dataset import Dataset
+from .registry import dataset_help, list_datasets, load_dataset
+
+__all__ = ["Dataset", "dataset_help", "list_datasets", "load_dataset"]

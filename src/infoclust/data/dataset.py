@@ -1,0 +1,102 @@
+"""The in-memory dataset every reader returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..errors import DataError
+
+
+@dataclass(eq=False)
+class Dataset:
+    """Images (or feature vectors) with optional labels, held in memory.
+
+    ``images`` is uint8 of shape (N, C, H, W) with C = 1 or 3 (pixel values 0..255), or float32
+    of shape (N, D) for feature vectors. ``labels`` is int64 of shape (N,) or None. ``ids`` names
+    each item in its source, stable whatever split is loaded: ``"train/<i>"`` / ``"test/<i>"``
+    (index in the official file) for MNIST-format datasets, ``"<i>"`` (row number) for digits and
+    .npy/.npz arrays, the path relative to the folder (with ``/``) for image folders.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray | None
+    ids: list[str]
+    name: str
+    split: str = "all"
+    class_names: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        images = self.images
+        if not isinstance(images, np.ndarray):
+            raise DataError(f"dataset '{self.name}': images must be a numpy array, got {type(images).__name__}")
+        if images.ndim == 4:
+            if images.dtype != np.uint8 or images.shape[1] not in (1, 3):
+                raise DataError(
+                    f"dataset '{self.name}': images have dtype {images.dtype} and shape {images.shape}; "
+                    "expected uint8 (N, C, H, W) with C = 1 or 3"
+                )
+        elif images.ndim == 2:
+            if images.dtype != np.float32:
+                raise DataError(
+                    f"dataset '{self.name}': feature vectors have dtype {images.dtype}; expected float32 (N, D)"
+                )
+        else:
+            raise DataError(
+                f"dataset '{self.name}': images have shape {images.shape}; "
+                "expected (N, C, H, W) images or (N, D) feature vectors"
+            )
+        n = len(images)
+        if self.labels is not None:
+            labels = self.labels
+            if not isinstance(labels, np.ndarray) or labels.dtype != np.int64 or labels.shape != (n,):
+                shape = getattr(labels, "shape", None)
+                dtype = getattr(labels, "dtype", type(labels).__name__)
+                raise DataError(
+                    f"dataset '{self.name}': labels have dtype {dtype} and shape {shape}; expected int64 ({n},)"
+                )
+        if len(self.ids) != n:
+            raise DataError(f"dataset '{self.name}': {len(self.ids)} ids for {n} items; expected one id per item")
+        if self.class_names is not None and self.labels is not None and n:
+            top = int(self.labels.max())
+            if top >= len(self.class_names) or int(self.labels.min()) < 0:
+                raise DataError(
+                    f"dataset '{self.name}': labels span {int(self.labels.min())}..{top} "
+                    f"but there are {len(self.class_names)} class names"
+                )
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __repr__(self) -> str:
+        kind = "vectors" if self.is_vectors else "images"
+        return (
+            f"Dataset(name={self.name!r}, split={self.split!r}, n={len(self)}, "
+            f"{kind}={self.images.dtype}{tuple(self.images.shape)}, n_classes={self.n_classes})"
+        )
+
+    @property
+    def is_vectors(self) -> bool:
+        """True for (N, D) float32 feature vectors, False for (N, C, H, W) uint8 images."""
+        return self.images.ndim == 2
+
+    @property
+    def n_classes(self) -> int | None:
+        """Number of distinct labels, or None when the dataset is unlabelled."""
+        return None if self.labels is None else int(np.unique(self.labels).size)
+
+    def subset(self, indices: np.ndarray | list[int]) -> Dataset:
+        """The items at ``indices`` (integer positions or a boolean mask of length N), in that order."""
+        index = np.asarray(indices)
+        if index.dtype == bool:
+            if index.shape != (len(self),):
+                raise DataError(f"dataset '{self.name}': mask of shape {index.shape} for {len(self)} items")
+            index = np.flatnonzero(index)
+        index = index.astype(np.int64, copy=False).reshape(-1)
+        return replace(
+            self,
+            images=self.images[index],
+            labels=None if self.labels is None else self.labels[index],
+            ids=[self.ids[i] for i in index],
+        )

@@ -1,0 +1,95 @@
+"""Named datasets and path dispatch: the one entry point ``load_dataset``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Callable
+
+from ..errors import ConfigError, DataError
+from .arrays import read_arrays
+from .dataset import Dataset
+from .digits import load_digits
+from .folder import read_image_folder
+from .mnist import load_mnist_format
+
+SPLITS = ("all", "train", "test")
+ARRAY_SUFFIXES = (".npy", ".npz")
+PATH_FORMS = "a path to an image folder / .npy / .npz file"
+
+
+@dataclass(frozen=True)
+class _Named:
+    summary: str
+    load: Callable[[str, str | None, bool, bool], Dataset]  # (split, root, download, progress)
+
+
+DATASETS = {
+    "digits": _Named(
+        "scikit-learn's 1,797 8x8 grey handwritten digits, 10 classes; bundled, no download; "
+        "no official split: train = first 1,500, test = last 297",
+        lambda split, root, download, progress: load_digits(split),
+    ),
+    "fashion-mnist": _Named(
+        "Zalando's 28x28 grey clothing images, 10 classes; 60,000 train + 10,000 test; "
+        "read from root, the cache, /usr/share/datasets/fashion-mnist or downloaded",
+        partial(load_mnist_format, "fashion-mnist"),
+    ),
+    "mnist": _Named(
+        "LeCun's 28x28 grey handwritten digits, 10 classes; 60,000 train + 10,000 test; "
+        "read from root or the cache, or downloaded",
+        partial(load_mnist_format, "mnist"),
+    ),
+}
+
+
+def list_datasets() -> list[str]:
+    """Names accepted by ``load_dataset`` (besides paths), sorted."""
+    return sorted(DATASETS)
+
+
+def dataset_help(name: str | None = None) -> str:
+    """One line about dataset ``name``, or one line per named dataset plus the accepted path forms."""
+    if name is not None:
+        if name not in DATASETS:
+            raise ConfigError(f"unknown dataset '{name}': expected one of {', '.join(list_datasets())}")
+        return f"{name}: {DATASETS[name].summary}"
+    lines = [dataset_help(key) for key in list_datasets()]
+    lines.append("<folder>: images under a folder (class sub-folders give labels); split 'all' only")
+    lines.append("<file>.npy / .npz: an array of images or feature vectors (+ 'labels' in .npz); split 'all' only")
+    return "\n".join(lines)
+
+
+def load_dataset(
+    name_or_path: str,
+    split: str = "all",
+    root: str | None = None,
+    download: bool = True,
+    progress: bool = True,
+) -> Dataset:
+    """Load a named dataset (see ``list_datasets``) or an image folder / .npy / .npz path.
+
+    ``split``: "all" (train then test, the papers' protocol), "train" or "test"; paths allow
+    "all" only. Names take precedence over same-named paths (write ``./digits`` for the folder).
+    ``root`` is searched first for downloadable datasets; ``download`` allows fetching them.
+    """
+    if split not in SPLITS:
+        raise ConfigError(f"unknown split '{split}': expected one of {', '.join(SPLITS)}")
+    named = DATASETS.get(name_or_path.lower())
+    if named is not None:
+        return named.load(split, root, download, progress)
+    path = Path(name_or_path).expanduser()
+    if path.exists():
+        if split != "all":
+            raise ConfigError(f"split '{split}' is not available for '{path}': files and folders have split 'all' only")
+        if path.is_dir():
+            return read_image_folder(path, progress=progress)
+        if path.suffix.lower() in ARRAY_SUFFIXES:
+            return read_arrays(path)
+        raise DataError(f"'{path}' is neither a folder nor a .npy / .npz file; expected {PATH_FORMS}")
+    if "/" in name_or_path or "\\" in name_or_path or path.suffix.lower() in ARRAY_SUFFIXES:
+        raise DataError(f"'{path}' does not exist; expected a named dataset or {PATH_FORMS}")
+    raise ConfigError(
+        f"unknown dataset '{name_or_path}': expected one of {', '.join(list_datasets())}, or {PATH_FORMS}"
+    )

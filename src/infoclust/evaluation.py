@@ -1,0 +1,78 @@
+"""Clustering metrics: ACC (Hungarian one-to-one), many-to-one ACC, NMI, ARI, sub-head summaries."""
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+NMI_AVERAGE = "arithmetic"  # sklearn's default since 0.22; DCCS reports "geometric" (see docs/methods.md)
+
+
+def contingency(pred: np.ndarray, labels: np.ndarray, n_clusters: int, n_classes: int) -> np.ndarray:
+    """Counts C[k, c] of samples in cluster k with label c (n_clusters × n_classes)."""
+    counts = np.zeros((n_clusters, n_classes), dtype=np.int64)
+    np.add.at(counts, (pred, labels), 1)
+    return counts
+
+
+def hungarian_mapping(pred: np.ndarray, labels: np.ndarray, n_clusters: int) -> dict[int, int]:
+    """Best one-to-one map cluster → label (maximises matches; scipy's linear_sum_assignment)."""
+    n_classes = int(labels.max()) + 1
+    counts = contingency(pred, labels, n_clusters, max(n_classes, n_clusters))
+    rows, cols = linear_sum_assignment(-counts)
+    return dict(zip(rows.tolist(), cols.tolist()))
+
+
+def cluster_acc(pred: np.ndarray, labels: np.ndarray, n_clusters: int) -> float:
+    """ACC under the best one-to-one mapping of clusters to labels (IIC eq. in §4.1)."""
+    mapping = hungarian_mapping(pred, labels, n_clusters)
+    return float(np.mean(np.vectorize(mapping.get)(pred) == labels))
+
+
+def many_to_one_acc(pred: np.ndarray, labels: np.ndarray, n_clusters: int) -> float:
+    """ACC when every cluster maps to its majority label (for over-clustering heads, k > classes)."""
+    counts = contingency(pred, labels, n_clusters, int(labels.max()) + 1)
+    return float(counts.max(axis=1).sum() / len(labels))
+
+
+def clustering_scores(pred: np.ndarray, labels: np.ndarray, n_clusters: int) -> dict[str, float]:
+    """ACC, NMI (``NMI_AVERAGE`` normaliser) and ARI of one assignment."""
+    return {
+        "acc": cluster_acc(pred, labels, n_clusters),
+        "nmi": float(normalized_mutual_info_score(labels, pred, average_method=NMI_AVERAGE)),
+        "ari": float(adjusted_rand_score(labels, pred)),
+    }
+
+
+def summarize_heads(
+    posteriors: dict[str, np.ndarray], sub_head_loss: np.ndarray, labels: np.ndarray | None, main: str, over: str | None
+) -> dict:
+    """Figures for a run. ``posteriors``: head → h×N×K; ``sub_head_loss``: (h,) label-free loss of
+    the main head's sub-heads; the lowest-loss sub-head is the reported one."""
+    main_post = posteriors[main]
+    h, n, k = main_post.shape
+    best = int(np.argmin(sub_head_loss))
+    pred = main_post[best].argmax(axis=1)
+    out: dict = {
+        "n_samples": int(n),
+        "n_clusters": int(k),
+        "selected_sub_head": best,
+        "selection": "lowest IIC loss on training views (no labels)",
+        "sub_head_loss": [float(x) for x in sub_head_loss],
+        "cluster_sizes": np.bincount(pred, minlength=k).tolist(),
+    }
+    if labels is None:
+        return out
+    per_head = [clustering_scores(main_post[i].argmax(axis=1), labels, k) for i in range(h)]
+    out.update(per_head[best])
+    for key in ("acc", "nmi", "ari"):
+        values = np.array([s[key] for s in per_head])
+        out[f"{key}_mean"], out[f"{key}_std"] = float(values.mean()), float(values.std())
+    out["acc_per_sub_head"] = [s["acc"] for s in per_head]
+    out["nmi_average_method"] = NMI_AVERAGE
+    if over is not None and over in posteriors:
+        over_post = posteriors[over]
+        out["overcluster_acc_many_to_one"] = float(
+            np.mean([many_to_one_acc(p.argmax(axis=1), labels, p.shape[1]) for p in over_post])
+        )
+    return out

@@ -1,0 +1,51 @@
+"""Pure loss functions on cluster posteriors. Usable in any PyTorch loop.
+
+Every function takes row-stochastic tensors (each row a probability vector over K clusters, e.g. the
+output of ``softmax``) and returns a scalar tensor to *minimise*.
+"""
+from __future__ import annotations
+
+import sys
+
+import torch
+
+EPS = sys.float_info.epsilon  # 2.22e-16, the clamp floor of the IIC reference code
+
+
+def _check_pair(p: torch.Tensor, p_prime: torch.Tensor) -> None:
+    if p.dim() != 2 or p.shape != p_prime.shape:
+        raise ValueError(
+            f"expected two N×K posterior tensors of the same shape, got {tuple(p.shape)} and "
+            f"{tuple(p_prime.shape)}"
+        )
+
+
+def joint_distribution(p: torch.Tensor, p_prime: torch.Tensor) -> torch.Tensor:
+    """Symmetrised joint P(z, z') (K×K, sums to 1) of paired posteriors p, p' (N×K). IIC eq. (2)."""
+    _check_pair(p, p_prime)
+    joint = p.t() @ p_prime  # Σ_n p_n p'_nᵀ
+    joint = (joint + joint.t()) / 2
+    return joint / joint.sum()
+
+
+def iic_loss(
+    p: torch.Tensor, p_prime: torch.Tensor, lamb: float = 1.0, eps: float = EPS
+) -> torch.Tensor:
+    """IIC loss ``−Σ_ij P_ij (log P_ij − λ log P_i − λ log P_j)`` for paired posteriors (N×K each).
+
+    With ``lamb = 1`` this is exactly ``−I(z, z')`` (IIC eq. (3)), so the value is **negative**: it
+    lies in [−log K, 0] and reaches −log K when the pairs agree and the clusters are balanced.
+    ``lamb > 1`` rewards the marginal entropy more. The joint and its marginals are clamped to
+    ``eps`` out of place (no in-place writes to expanded views), so the loss is finite and
+    differentiable for one-hot and uniform inputs alike.
+    """
+    joint = joint_distribution(p, p_prime)
+    p_i = joint.sum(dim=1, keepdim=True).clamp_min(eps)  # K×1, broadcast over columns
+    p_j = joint.sum(dim=0, keepdim=True).clamp_min(eps)  # 1×K, broadcast over rows
+    joint = joint.clamp_min(eps)
+    return -(joint * (joint.log() - lamb * p_i.log() - lamb * p_j.log())).sum()
+
+
+def paired_mi(p: torch.Tensor, p_prime: torch.Tensor) -> torch.Tensor:
+    """I(z, z') in nats (≥ 0) of paired posteriors (N×K each); the negative of ``iic_loss`` at λ=1."""
+    return -iic_loss(p, p_prime, lamb=1.0)

@@ -1,0 +1,32 @@
+"""Models: a backbone (trunk) plus named cluster heads, each with sub-heads."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from .backbones import BACKBONES
+from .heads import SubHeads
+
+
+class ClusterNet(nn.Module):
+    """Trunk + heads. ``heads`` maps a head name (e.g. "A" over-clustering, "B" main) to its K."""
+
+    def __init__(self, backbone: str, in_channels: int, input_size: int, heads: dict[str, int], sub_heads: int,
+                 width: int | None = None):
+        super().__init__()
+        if backbone not in BACKBONES:
+            raise ConfigError(f"unknown backbone '{backbone}': expected one of {', '.join(BACKBONES)}")
+        self.trunk, self.feature_dim = BACKBONES[backbone](in_channels, input_size, width)
+        self.heads = nn.ModuleDict({name: SubHeads(self.feature_dim, k, sub_heads) for name, k in heads.items()})
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """N×C×S×S → N×D trunk features."""
+        return self.trunk(x)
+
+    def forward(self, x: torch.Tensor, head: str) -> torch.Tensor:
+        """N×C×S×S → h×N×K posteriors of ``head``."""
+        return self.heads[head](self.trunk(x))
+
+
+__all__ = ["BACKBONES", "ClusterNet", "SubHeads"]

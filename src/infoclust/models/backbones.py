@@ -1,0 +1,108 @@
+"""Backbones (trunks): image N×C×S×S → feature vector N×D.
+
+Each builder takes (in_channels, input_size, width) and returns (module, D); ``width`` is the channel
+count of the first stage, later stages keep the paper's ratios (``None`` = the paper's width).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+
+def _conv_bn_relu(c_in: int, c_out: int, kernel: int) -> list[nn.Module]:
+    return [
+        nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    ]
+
+
+def _conv_stack(cfg: list, in_channels: int, kernel: int) -> nn.Sequential:
+    """VGG-style stack: ints are conv widths, "M" a 2×2 max-pool."""
+    layers: list[nn.Module] = []
+    for item in cfg:
+        if item == "M":
+            layers.append(nn.MaxPool2d(2))
+        else:
+            layers += _conv_bn_relu(in_channels, item, kernel)
+            in_channels = item
+    layers.append(nn.Flatten())
+    return nn.Sequential(*layers)
+
+
+def _feature_dim(trunk: nn.Module, in_channels: int, input_size: int) -> int:
+    with torch.no_grad():
+        was_training = trunk.training
+        trunk.eval()
+        dim = trunk(torch.zeros(1, in_channels, input_size, input_size)).shape[1]
+        trunk.train(was_training)
+    return dim
+
+
+def vgg6c(in_channels: int, input_size: int, width: int | None = None) -> tuple[nn.Module, int]:
+    """IIC's "6c" trunk: 5×5 convs 64-M-128-M-256-M-512 with BN; 24 px → 3×3×512 = 4608 features."""
+    w = width or 64
+    trunk = _conv_stack([w, "M", 2 * w, "M", 4 * w, "M", 8 * w], in_channels, kernel=5)
+    for m in trunk.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+    return trunk, _feature_dim(trunk, in_channels, input_size)
+
+
+def cnn_small(in_channels: int, input_size: int, width: int | None = None) -> tuple[nn.Module, int]:
+    """A fast CPU trunk: 3×3 convs w-w-M-2w-2w-M-4w with BN (w = 32), flattened (keeps the layout)."""
+    w = width or 32
+    trunk = _conv_stack([w, w, "M", 2 * w, 2 * w, "M", 4 * w], in_channels, kernel=3)
+    for m in trunk.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+    return trunk, _feature_dim(trunk, in_channels, input_size)
+
+
+class _BasicBlock(nn.Module):
+    def __init__(self, c_in: int, c_out: int, stride: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
+            nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out),
+        )
+        self.shortcut = nn.Identity()
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.body(x) + self.shortcut(x))
+
+
+def resnet34(in_channels: int, input_size: int, width: int | None = None) -> tuple[nn.Module, int]:
+    """IIC's "5g" trunk: ResNet-34 stages [3,4,6,3] × 64/128/256/512, global average → 512 features.
+
+    The reference pools with a fixed AvgPool(7/5/3) for 96/64/32 px, which equals a global average
+    at those sizes; an adaptive global average is used so any input size works.
+    """
+    w = width or 64
+    layers: list[nn.Module] = [
+        nn.Conv2d(in_channels, w, 3, 1, 1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True),
+        nn.MaxPool2d(2, stride=2, padding=1),
+    ]
+    c_in = w
+    for stage_width, blocks, stride in ((w, 3, 1), (2 * w, 4, 2), (4 * w, 6, 2), (8 * w, 3, 2)):
+        for i in range(blocks):
+            layers.append(_BasicBlock(c_in, stage_width, stride if i == 0 else 1))
+            c_in = stage_width
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    trunk = nn.Sequential(*layers)
+    for m in trunk.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+    return trunk, c_in
+
+
+BACKBONES: dict[str, Callable[[int, int, int | None], tuple[nn.Module, int]]] = {
+    "cnn-small": cnn_small,
+    "vgg6c": vgg6c,
+    "resnet34": resnet34,
+}

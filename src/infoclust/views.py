@@ -1,0 +1,189 @@
+"""Batched, on-device image views with per-sample random parameters from a seeded generator.
+
+Images arrive as uint8 N×C×H×W tensors and become float in [0, 1] here. All geometry of one view
+(crop position and size, rotation, flip, resize) is folded into one affine map per sample and applied
+with a single ``grid_sample`` call for the whole batch; colour jitter is a few tensor ops. No
+per-image Python loops.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import kornia.enhance
+import torch
+import torch.nn.functional as F
+
+_GREY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R 601-2 luma, as PIL's convert("L")
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Random geometry of one view. Sizes are in source pixels; angles in degrees.
+
+    A square crop whose side is drawn uniformly from ``crop_sizes`` is taken at a uniformly random
+    position (or, with probability ``center_p``, centred), after rotating the whole image by a
+    uniform angle in ±``rotation`` (applied with probability ``rotation_p``, zero fill); the crop is
+    then resized (bilinear) to ``out_size`` and mirrored left-right with probability ``flip_p``.
+    """
+
+    out_size: int
+    crop_sizes: tuple[float, ...]
+    center_p: float = 0.0
+    rotation: float = 0.0
+    rotation_p: float = 0.0
+    flip_p: float = 0.0
+
+
+@dataclass(frozen=True)
+class Jitter:
+    """Colour jitter ranges as torchvision's ColorJitter: factors drawn from [1−x, 1+x], hue ±x."""
+
+    brightness: float = 0.0
+    contrast: float = 0.0
+    saturation: float = 0.0
+    hue: float = 0.0
+
+
+def _uniform(n: int, low: float, high: float, gen: torch.Generator) -> torch.Tensor:
+    return low + (high - low) * torch.rand(n, generator=gen, device=gen.device)
+
+
+def _bernoulli(n: int, p: float, gen: torch.Generator) -> torch.Tensor:
+    return torch.rand(n, generator=gen, device=gen.device) < p
+
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 N×C×H×W in [0, 255] → float32 in [0, 1] (floats pass through unchanged)."""
+    return images.float().div_(255.0) if images.dtype == torch.uint8 else images.float()
+
+
+def affine_params(
+    n: int, height: int, width: int, geo: Geometry, gen: torch.Generator
+) -> torch.Tensor:
+    """Per-sample 2×3 affine matrices (N×2×3) in ``affine_grid``'s normalised coordinates."""
+    dev = gen.device
+    sizes = torch.tensor(geo.crop_sizes, dtype=torch.float32, device=dev)
+    side = sizes[torch.randint(len(geo.crop_sizes), (n,), generator=gen, device=dev)]
+    # crop centre, in pixels relative to the image centre
+    free_x, free_y = (width - side).clamp_min(0), (height - side).clamp_min(0)
+    off_x = torch.rand(n, generator=gen, device=dev) * free_x - free_x / 2
+    off_y = torch.rand(n, generator=gen, device=dev) * free_y - free_y / 2
+    centred = _bernoulli(n, geo.center_p, gen)
+    off_x, off_y = off_x.masked_fill(centred, 0.0), off_y.masked_fill(centred, 0.0)
+    angle = _uniform(n, -geo.rotation, geo.rotation, gen) * math.pi / 180
+    angle = angle.masked_fill(~_bernoulli(n, geo.rotation_p, gen), 0.0)
+    flip = torch.where(_bernoulli(n, geo.flip_p, gen), -1.0, 1.0)
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    # source point (centred pixels) = Rot(-angle) · (offset + side/2 · diag(flip, 1) · u)
+    half = side / 2
+    theta = torch.empty(n, 2, 3, device=dev)
+    theta[:, 0, 0] = cos * half * flip * 2 / width
+    theta[:, 0, 1] = sin * half * 2 / width
+    theta[:, 1, 0] = -sin * half * flip * 2 / height
+    theta[:, 1, 1] = cos * half * 2 / height
+    theta[:, 0, 2] = (cos * off_x + sin * off_y) * 2 / width
+    theta[:, 1, 2] = (-sin * off_x + cos * off_y) * 2 / height
+    return theta
+
+
+def geometric(x: torch.Tensor, geo: Geometry, gen: torch.Generator) -> torch.Tensor:
+    """Random crop / rotation / flip / resize of float N×C×H×W → N×C×out×out, one grid_sample."""
+    n, c, h, w = x.shape
+    theta = affine_params(n, h, w, geo, gen)
+    grid = F.affine_grid(theta, [n, c, geo.out_size, geo.out_size], align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def greyscale(x: torch.Tensor) -> torch.Tensor:
+    """N×3×H×W → N×1×H×W luma (N×1×H×W passes through)."""
+    if x.shape[1] == 1:
+        return x
+    r, g, b = _GREY_WEIGHTS
+    return r * x[:, 0:1] + g * x[:, 1:2] + b * x[:, 2:3]
+
+
+def _factors(n: int, spread: float, gen: torch.Generator) -> torch.Tensor:
+    return _uniform(n, max(0.0, 1 - spread), 1 + spread, gen).view(n, 1, 1, 1)
+
+
+def color_jitter(x: torch.Tensor, jit: Jitter, gen: torch.Generator) -> torch.Tensor:
+    """Per-sample brightness, contrast, saturation and hue jitter of float N×C×H×W in [0, 1].
+
+    Applied in that fixed order (torchvision permutes the order per call; for greyscale images
+    brightness and contrast commute, and saturation and hue do nothing, as in torchvision).
+    """
+    n = x.shape[0]
+    if jit.brightness:
+        x = (x * _factors(n, jit.brightness, gen)).clamp_(0, 1)
+    if jit.contrast:
+        mean = greyscale(x).mean(dim=(1, 2, 3), keepdim=True)
+        x = ((x - mean) * _factors(n, jit.contrast, gen) + mean).clamp_(0, 1)
+    if x.shape[1] == 3 and jit.saturation:
+        grey = greyscale(x)
+        x = ((x - grey) * _factors(n, jit.saturation, gen) + grey).clamp_(0, 1)
+    if x.shape[1] == 3 and jit.hue:
+        shift = _uniform(n, -jit.hue, jit.hue, gen) * 2 * math.pi
+        x = kornia.enhance.adjust_hue(x, shift).clamp_(0, 1)
+    return x
+
+
+_SOBEL = torch.tensor(
+    [[[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]],
+     [[1.0, 2.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -2.0, -1.0]]]
+).unsqueeze(1)  # 2×1×3×3, unnormalised as in the IIC code
+
+
+def sobel(x: torch.Tensor, include_rgb: bool = False) -> torch.Tensor:
+    """Sobel edges of the greyscale image: N×C×H×W → N×2×H×W (dx, dy), or N×(2+C) with the input."""
+    edges = F.conv2d(greyscale(x), _SOBEL.to(x.device, x.dtype), padding=1)
+    return torch.cat([edges, x], dim=1) if include_rgb else edges
+
+
+INPUT_MODES = ("raw", "grey", "sobel", "sobel+rgb")
+
+
+def input_channels(mode: str, image_channels: int) -> int:
+    """Number of channels the network sees for ``mode`` given C image channels."""
+    return {"raw": image_channels, "grey": 1, "sobel": 2, "sobel+rgb": 2 + image_channels}[mode]
+
+
+def to_network_input(x: torch.Tensor, mode: str) -> torch.Tensor:
+    """Final channel mapping of a view (``INPUT_MODES``)."""
+    if mode == "raw":
+        return x
+    if mode == "grey":
+        return greyscale(x)
+    return sobel(x, include_rgb=mode == "sobel+rgb")
+
+
+@dataclass(frozen=True)
+class PairViews:
+    """The IIC view pair: ``tf1`` (the image x), ``tf2`` (its transform g·x) and ``eval`` (tf3)."""
+
+    tf1: Geometry
+    tf2: Geometry
+    eval: Geometry
+    jitter: Jitter
+    input_mode: str = "raw"
+
+    def pair(
+        self, images: torch.Tensor, repeats: int, gen: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """B images → (x B×C'×S×S, gx rB×C'×S×S); row j of gx pairs with row j mod B of x."""
+        x = to_float(images)
+        first = to_network_input(geometric(x, self.tf1, gen), self.input_mode)
+        second = geometric(x.repeat(repeats, 1, 1, 1), self.tf2, gen)
+        second = to_network_input(color_jitter(second, self.jitter, gen), self.input_mode)
+        return first, second
+
+    def evaluation(self, images: torch.Tensor) -> torch.Tensor:
+        """Deterministic evaluation view (centre crop, resize) of B images."""
+        x = to_float(images)
+        n, c, h, w = x.shape
+        side = float(self.eval.crop_sizes[0])
+        theta = torch.zeros(n, 2, 3, device=x.device)
+        theta[:, 0, 0], theta[:, 1, 1] = side / w, side / h
+        grid = F.affine_grid(theta, [n, c, self.eval.out_size, self.eval.out_size], align_corners=False)
+        x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        return to_network_input(x, self.input_mode)

@@ -1,0 +1,45 @@
+import numpy as np
+import pytest
+
+from infoclust.evaluation import cluster_acc, clustering_scores, many_to_one_acc, summarize_heads
+
+
+def test_acc_is_invariant_to_cluster_permutation():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 5, 200)
+    perm = np.array([3, 0, 4, 1, 2])
+    assert cluster_acc(perm[labels], labels, 5) == 1.0
+    scores = clustering_scores(perm[labels], labels, 5)
+    assert scores["nmi"] == pytest.approx(1.0) and scores["ari"] == pytest.approx(1.0)
+
+
+def test_acc_hand_computed_with_one_to_one_constraint():
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    pred = np.array([1, 1, 1, 1, 1, 0])  # cluster 1 holds all of class 0 and two of class 1
+    # best one-to-one: 1→0 (3 right), 0→1 (1 right) → 4/6; many-to-one would map both to their majority
+    assert cluster_acc(pred, labels, 2) == pytest.approx(4 / 6)
+    assert many_to_one_acc(pred, labels, 2) == pytest.approx(4 / 6)
+
+
+def test_many_to_one_rewards_overclustering_but_one_to_one_does_not():
+    labels = np.repeat(np.arange(2), 10)
+    pred = np.arange(20) // 5  # 4 clusters, two per class
+    assert many_to_one_acc(pred, labels, 4) == 1.0
+    assert cluster_acc(pred, labels, 4) == pytest.approx(0.5)
+
+
+def test_summarize_selects_lowest_loss_sub_head_not_best_accuracy():
+    labels = np.repeat(np.arange(3), 4)
+    good = np.eye(3)[labels]
+    bad = np.eye(3)[np.zeros(12, dtype=int)]
+    post = np.stack([good, bad])  # h=2 × N × K
+    out = summarize_heads({"B": post}, np.array([-0.5, -1.0]), labels, main="B", over=None)
+    assert out["selected_sub_head"] == 1 and out["acc"] == pytest.approx(4 / 12)
+    assert out["acc_mean"] == pytest.approx((1 + 4 / 12) / 2)
+    assert out["cluster_sizes"] == [12, 0, 0]
+
+
+def test_summarize_without_labels_reports_sizes_only():
+    post = np.stack([np.eye(2)[[0, 1, 1]]])
+    out = summarize_heads({"B": post}, np.array([0.0]), None, main="B", over=None)
+    assert "acc" not in out and out["cluster_sizes"] == [1, 2] and out["n_samples"] == 3

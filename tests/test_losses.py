@@ -1,0 +1,91 @@
+import math
+
+import pytest
+import torch
+
+from infoclust.losses import iic_loss, joint_distribution, paired_mi
+
+
+def test_joint_is_symmetric_and_normalised():
+    p = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
+    q = torch.tensor([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+    j = joint_distribution(p, q)
+    # hand-computed: Σ p_n q_nᵀ = [[0.5, 1], [0.5, 1]] → symmetrised [[0.5, .75], [.75, 1]] / 3
+    expected = torch.tensor([[0.5, 0.75], [0.75, 1.0]]) / 3
+    assert torch.allclose(j, expected)
+
+
+def test_perfectly_agreeing_balanced_pairs_give_minus_log_k():
+    k = 4
+    p = torch.eye(k).repeat(5, 1)  # one-hot, balanced
+    assert iic_loss(p, p).item() == pytest.approx(-math.log(k), abs=1e-6)
+    assert paired_mi(p, p).item() == pytest.approx(math.log(k), abs=1e-6)
+
+
+def test_independent_or_uniform_outputs_carry_no_information():
+    uniform = torch.full((8, 5), 0.2)
+    assert iic_loss(uniform, uniform).item() == pytest.approx(0.0, abs=1e-6)
+    # all samples in one cluster (degenerate): MI is zero too
+    collapsed = torch.zeros(8, 5)
+    collapsed[:, 0] = 1
+    assert iic_loss(collapsed, collapsed).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_hand_computed_value_for_a_2x2_joint():
+    # joint [[0.4, 0.1], [0.1, 0.4]]: marginals 0.5 → MI = Σ J log(J / 0.25)
+    p = torch.tensor([[1.0, 0.0]] * 4 + [[1.0, 0.0]] + [[0.0, 1.0]] * 4 + [[0.0, 1.0]])
+    q = torch.tensor([[1.0, 0.0]] * 4 + [[0.0, 1.0]] + [[0.0, 1.0]] * 4 + [[1.0, 0.0]])
+    mi = 2 * 0.4 * math.log(0.4 / 0.25) + 2 * 0.1 * math.log(0.1 / 0.25)
+    assert iic_loss(p, q).item() == pytest.approx(-mi, rel=1e-5)
+
+
+def test_lambda_weights_the_marginal_entropy():
+    p = torch.softmax(torch.randn(16, 3, generator=torch.Generator().manual_seed(0)), 1)
+    q = torch.softmax(torch.randn(16, 3, generator=torch.Generator().manual_seed(1)), 1)
+    j = joint_distribution(p, q)
+    h_marg = -(j.sum(1) * j.sum(1).log()).sum()  # entropy of one marginal (both are equal)
+    # loss(λ) − loss(1) = −(λ−1) · 2 H(p_i)
+    diff = iic_loss(p, q, lamb=1.5) - iic_loss(p, q, lamb=1.0)
+    assert diff.item() == pytest.approx(-(0.5) * 2 * h_marg.item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["onehot", "uniform", "random"])
+def test_gradient_is_finite(kind):
+    n, k = 12, 6
+    if kind == "onehot":
+        logits = torch.eye(k)[torch.arange(n) % k] * 50
+    elif kind == "uniform":
+        logits = torch.zeros(n, k)
+    else:
+        logits = torch.randn(n, k, generator=torch.Generator().manual_seed(0))
+    logits.requires_grad_(True)
+    p = logits.softmax(1)
+    loss = iic_loss(p, p.flip(0))
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(logits.grad).all()
+
+
+def test_gradient_matches_finite_differences():
+    torch.manual_seed(0)
+    a = torch.randn(6, 3, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(6, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, y: iic_loss(x.softmax(1), y.softmax(1), eps=1e-300), (a, b))
+
+
+def test_descending_the_loss_increases_agreement():
+    torch.manual_seed(0)
+    logits = torch.randn(64, 4, requires_grad=True)
+    opt = torch.optim.Adam([logits], lr=0.1)
+    noisy = lambda: logits + 0.1 * torch.randn_like(logits)
+    start = iic_loss(noisy().softmax(1), noisy().softmax(1)).item()
+    for _ in range(200):
+        loss = iic_loss(noisy().softmax(1), noisy().softmax(1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < start - 0.5 and loss.item() > -math.log(4) - 1e-6
+
+
+def test_shape_mismatch_is_rejected():
+    with pytest.raises(ValueError, match="same shape"):
+        iic_loss(torch.rand(4, 3), torch.rand(4, 2))
