@@ -70,7 +70,7 @@ class TrainConfig:
     checkpoint_every: int = 200  # steps (a checkpoint is also written at every evaluation)
     select_samples: int = 10000  # images used for the label-free lowest-loss sub-head choice
     device: str = "auto"
-    channels_last: bool = True
+    channels_last: bool = False  # measured per backbone in benchmarks/speed.py
 
 
 @dataclass

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from infoclust.data import Dataset, dataset_help, list_datasets, load_dataset
-from infoclust.data import mnist
+from infoclust.data import mnist, sources
 from infoclust.errors import ConfigError, DataError
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -36,8 +36,8 @@ def fake_fashion_files(folder, make_idx, compress=True):
 def fake_mirror(http_server, make_idx, monkeypatch):
     """The served folder holds fake fashion-mnist .gz files whose digests replace the real ones."""
     fake_fashion_files(http_server.folder, make_idx)
-    digests = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in http_server.folder.iterdir()}
-    monkeypatch.setitem(mnist.CHECKSUMS, "fashion-mnist", digests)
+    digests = {p.name: {"sha256": hashlib.sha256(p.read_bytes()).hexdigest()} for p in http_server.folder.iterdir()}
+    monkeypatch.setitem(sources.CHECKSUMS, "fashion-mnist", digests)
     monkeypatch.setenv("INFOCLUST_MIRROR_FASHION_MNIST", http_server.url)
     return http_server
 
@@ -83,8 +83,8 @@ def test_fashion_cache_reused(isolated, fake_mirror):
 
 
 def test_fashion_bad_checksum_no_file_left(isolated, fake_mirror, monkeypatch):
-    digests = dict(mnist.CHECKSUMS["fashion-mnist"], **{"train-images-idx3-ubyte.gz": "0" * 64})
-    monkeypatch.setitem(mnist.CHECKSUMS, "fashion-mnist", digests)
+    digests = dict(sources.CHECKSUMS["fashion-mnist"], **{"train-images-idx3-ubyte.gz": {"sha256": "0" * 64}})
+    monkeypatch.setitem(sources.CHECKSUMS, "fashion-mnist", digests)
     monkeypatch.setattr("infoclust.data.download.time.sleep", lambda seconds: None)
     with pytest.raises(DataError, match="fashion-mnist files not found in .*checksum mismatch"):
         load_dataset("fashion-mnist", "train", progress=False)
@@ -151,7 +151,7 @@ def test_missing_path(missing):
 
 def test_unknown_name():
     message = (
-        "unknown dataset 'mnsit': expected one of digits, fashion-mnist, mnist, "
+        "unknown dataset 'mnsit': expected one of cifar10, cifar100-20, digits, fashion-mnist, mnist, stl10, "
         "or a path to an image folder / .npy / .npz file"
     )
     with pytest.raises(ConfigError) as caught:
@@ -165,7 +165,7 @@ def test_bad_split():
 
 
 def test_listing():
-    assert list_datasets() == ["digits", "fashion-mnist", "mnist"]
+    assert list_datasets() == ["cifar10", "cifar100-20", "digits", "fashion-mnist", "mnist", "stl10"]
     text = dataset_help()
     assert all(name in text for name in list_datasets()) and ".npz" in text
     assert dataset_help("digits").startswith("digits: ")

@@ -1,4 +1,5 @@
-"""Datasets in memory: named ones (digits, mnist, fashion-mnist), image folders and numpy files.
+"""Datasets in memory: named ones (digits, mnist, fashion-mnist, cifar10, cifar100-20, stl10), image
+folders and numpy files.
 
 Knows numpy, Pillow and urllib, never torch: the engine turns ``Dataset.images`` into tensors.
 """

@@ -16,7 +16,8 @@ class Dataset:
     ``images`` is uint8 of shape (N, C, H, W) with C = 1 or 3 (pixel values 0..255), or float32
     of shape (N, D) for feature vectors. ``labels`` is int64 of shape (N,) or None. ``ids`` names
     each item in its source, stable whatever split is loaded: ``"train/<i>"`` / ``"test/<i>"``
-    (index in the official file) for MNIST-format datasets, ``"<i>"`` (row number) for digits and
+    (index in the official files) for MNIST, Fashion-MNIST, CIFAR and STL-10 (also
+    ``"unlabeled/<i>"``), ``"<i>"`` (row number) for digits and
     .npy/.npz arrays, the path relative to the folder (with ``/``) for image folders.
     """
 

@@ -1,4 +1,4 @@
-"""Named datasets and path dispatch: the one entry point ``load_dataset``."""
+"""Named datasets and path dispatch: the one entry point ``load_dataset``, and the splits each name has."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ from typing import Callable
 
 from ..errors import ConfigError, DataError
 from .arrays import read_arrays
+from .cifar import load_cifar
 from .dataset import Dataset
 from .digits import load_digits
 from .folder import read_image_folder
 from .mnist import load_mnist_format
+from .stl10 import SPLITS as STL10_SPLITS
+from .stl10 import load_stl10
 
-SPLITS = ("all", "train", "test")
+SPLITS = ("all", "train", "test")  # every named dataset has these; some have more (see _Named.splits)
 ARRAY_SUFFIXES = (".npy", ".npz")
 PATH_FORMS = "a path to an image folder / .npy / .npz file"
 
@@ -23,9 +26,21 @@ PATH_FORMS = "a path to an image folder / .npy / .npz file"
 class _Named:
     summary: str
     load: Callable[[str, str | None, bool, bool], Dataset]  # (split, root, download, progress)
+    splits: tuple[str, ...] = SPLITS
 
 
 DATASETS = {
+    "cifar10": _Named(
+        "Krizhevsky's 32x32 colour images, 10 classes; 50,000 train + 10,000 test; the binary version "
+        "(cifar-10-binary.tar.gz, a 170 MB download) read from root or the cache, or downloaded",
+        partial(load_cifar, "cifar10"),
+    ),
+    "cifar100-20": _Named(
+        "CIFAR-100's 32x32 colour images labelled by their 20 coarse super-classes (IIC's CIFAR100-20); "
+        "50,000 train + 10,000 test; cifar-100-binary.tar.gz (a 169 MB download) read from root or the cache, "
+        "or downloaded",
+        partial(load_cifar, "cifar100-20"),
+    ),
     "digits": _Named(
         "scikit-learn's 1,797 8x8 grey handwritten digits, 10 classes; bundled, no download; "
         "no official split: train = first 1,500, test = last 297",
@@ -41,7 +56,15 @@ DATASETS = {
         "read from root or the cache, or downloaded",
         partial(load_mnist_format, "mnist"),
     ),
+    "stl10": _Named(
+        "Coates et al.'s 96x96 colour images, 10 classes; 5,000 train + 8,000 test, plus 100,000 unlabelled "
+        "images in the extra splits 'unlabeled' and 'train+unlabeled' (which have no labels); "
+        "stl10_binary.tar.gz (a 2.6 GB download) read from root or the cache, or downloaded",
+        load_stl10,
+        STL10_SPLITS,
+    ),
 }
+KNOWN_SPLITS = tuple(dict.fromkeys(split for named in DATASETS.values() for split in named.splits))
 
 
 def list_datasets() -> list[str]:
@@ -70,15 +93,19 @@ def load_dataset(
 ) -> Dataset:
     """Load a named dataset (see ``list_datasets``) or an image folder / .npy / .npz path.
 
-    ``split``: "all" (train then test, the papers' protocol), "train" or "test"; paths allow
-    "all" only. Names take precedence over same-named paths (write ``./digits`` for the folder).
+    ``split``: "all" (train then test, the papers' protocol), "train" or "test"; stl10 also has
+    "unlabeled" and "train+unlabeled" (loaded without labels); paths allow "all" only.
+    Names take precedence over same-named paths (write ``./digits`` for the folder).
     ``root`` is searched first for downloadable datasets; ``download`` allows fetching them.
     """
-    if split not in SPLITS:
-        raise ConfigError(f"unknown split '{split}': expected one of {', '.join(SPLITS)}")
-    named = DATASETS.get(name_or_path.lower())
+    key = name_or_path.lower()
+    named = DATASETS.get(key)
     if named is not None:
+        if split not in named.splits:
+            raise ConfigError(_split_problem(split, key, named.splits))
         return named.load(split, root, download, progress)
+    if split not in KNOWN_SPLITS:
+        raise ConfigError(f"unknown split '{split}': expected one of {', '.join(SPLITS)}")
     path = Path(name_or_path).expanduser()
     if path.exists():
         if split != "all":
@@ -93,3 +120,14 @@ def load_dataset(
     raise ConfigError(
         f"unknown dataset '{name_or_path}': expected one of {', '.join(list_datasets())}, or {PATH_FORMS}"
     )
+
+
+def _split_problem(split: str, name: str, allowed: tuple[str, ...]) -> str:
+    """Why dataset ``name`` cannot load ``split``, naming the splits it has."""
+    if split in KNOWN_SPLITS:
+        owners = ", ".join(key for key, named in sorted(DATASETS.items()) if split in named.splits)
+        return (
+            f"split '{split}' is not available for {name}: expected one of {', '.join(allowed)} "
+            f"('{split}' is for {owners} only)"
+        )
+    return f"unknown split '{split}': expected one of {', '.join(allowed)}"

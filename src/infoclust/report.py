@@ -1,0 +1,350 @@
+"""HTML report of a run: cluster grid, confusion matrix, training curves and a figures table.
+
+Everything lands in ``run.report_dir``: ``clusters.png``, ``confusion.png`` (only with labels),
+``curves.png`` and ``index.html``, each written atomically. Plots use ``matplotlib.figure.Figure``
+directly (no pyplot, so no global figure registry and nothing to close); this module never uses torch.
+"""
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from scipy.optimize import linear_sum_assignment
+
+from .evaluation import contingency
+from .runs import RunDir, atomic_write, atomic_write_text
+
+GRID_COLS = 10        # images shown per cluster
+MAX_ROWS = 50         # clusters shown in the grid (over-clustering heads have more)
+TILE_PX = 48          # about this many screen pixels for the long side of a tile
+GAP_PX = 2            # white space between tiles
+LABEL_PX = 230        # room for the row labels left of the grid
+ANNOTATE_MAX = 20     # write counts into the confusion matrix up to this many rows and columns
+DPI = 100
+
+CAPTIONS = {
+    "clusters": "One row per cluster, largest first, showing its most confident members (highest posterior) "
+                "from left to right. A good clustering has rows of one kind of image; the left label gives the "
+                "cluster's size and, with labels, its most common class and that class's share.",
+    "confusion": "Rows: clusters, reordered by the one-to-one Hungarian matching to classes (unmatched clusters last); "
+                 "columns: true classes. Colour: fraction of the cluster's images in each class (row-normalised). "
+                 "A bright diagonal means clusters match classes; a row spread over several columns is a mixed cluster; "
+                 "two bright cells in one column mean a class split over two clusters.",
+    "curves_scores": "Left: training loss per head (lower is better; for IIC it is −I(z, z')). Right: ACC, NMI and ARI "
+                     "of the selected sub-head against training time; dashed: ACC averaged over sub-heads "
+                     "(a gap means the sub-heads disagree).",
+    "curves_sizes": "Left: training loss per head (lower is better; for IIC it is −I(z, z')). Right: cluster sizes "
+                    "of the selected sub-head, largest first; the dashed line is the uniform size N/K. A few huge "
+                    "clusters and many tiny ones suggest a degenerate solution.",
+}
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def top_members(assignments: np.ndarray, confidence: np.ndarray, k: int, n: int) -> list[np.ndarray]:
+    """For each cluster 0..k-1, the indices of its (at most ``n``) most confident members, most confident first.
+
+    ``assignments``: int (N,); ``confidence``: float (N,). Ties keep index order. Returns k int arrays.
+    """
+    order = np.lexsort((-confidence, assignments))  # by cluster, then confidence descending (stable)
+    sizes = np.bincount(assignments, minlength=k)[:k]
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    return [order[s:s + min(c, n)] for s, c in zip(starts, sizes)]
+
+
+def class_names_for(class_names: Sequence[str] | None, n_classes: int) -> list[str]:
+    """Names of classes 0..n_classes-1: ``class_names`` where given, the class number otherwise."""
+    given = list(class_names or [])
+    return [given[c] if c < len(given) else str(c) for c in range(n_classes)]
+
+
+def hungarian_row_order(counts: np.ndarray) -> np.ndarray:
+    """Cluster order for a K × C count matrix: matched clusters by their Hungarian class, then the rest
+    by majority class and size, so a good clustering shows a bright diagonal."""
+    rows, cols = linear_sum_assignment(-counts)
+    matched = rows[np.argsort(cols)]
+    rest = np.setdiff1d(np.arange(len(counts)), rows)
+    rest = rest[np.lexsort((-counts[rest].sum(axis=1), counts[rest].argmax(axis=1)))]
+    return np.concatenate((matched, rest)).astype(np.int64)
+
+
+def _to_rgb_tiles(images: np.ndarray) -> np.ndarray:
+    """(M, C, H, W) uint8 with C = 1 or 3 → (M, h, w, 3) uint8, nearest-neighbour resized by an integer
+    factor so the long side is about ``TILE_PX`` (grey images become grey RGB)."""
+    tiles = images.transpose(0, 2, 3, 1)
+    if tiles.shape[3] == 1:
+        tiles = np.repeat(tiles, 3, axis=3)
+    side = max(tiles.shape[1:3])
+    if side >= TILE_PX:
+        step = max(1, round(side / TILE_PX))
+        return tiles[:, ::step, ::step]
+    factor = max(1, round(TILE_PX / side))
+    return tiles.repeat(factor, axis=1).repeat(factor, axis=2)
+
+
+def mosaic(images: np.ndarray, members: list[np.ndarray]) -> np.ndarray:
+    """One RGB picture with a row of up to ``GRID_COLS`` tiles per entry of ``members`` (indices into ``images``),
+    white where a cluster has fewer members."""
+    lengths = [len(m) for m in members]
+    tiles = _to_rgb_tiles(images[np.concatenate(members)])
+    h, w = tiles.shape[1:3]
+    grid = np.full((len(members), GRID_COLS, h + GAP_PX, w + GAP_PX, 3), 255, dtype=np.uint8)
+    rows = np.repeat(np.arange(len(members)), lengths)
+    cols = np.concatenate([np.arange(n) for n in lengths])
+    grid[rows, cols, :h, :w] = tiles
+    return grid.transpose(0, 2, 1, 3, 4).reshape(len(members) * (h + GAP_PX), GRID_COLS * (w + GAP_PX), 3)
+
+
+def row_label(cluster: int, size: int, counts_row: np.ndarray | None, names: list[str]) -> str:
+    """``cluster k (n images)`` plus the majority class and its share when labels exist."""
+    head = f"cluster {cluster} ({size:,} image{'s' if size != 1 else ''})"
+    if size == 0:
+        return f"{head}\nempty"
+    if counts_row is None:
+        return head
+    top = int(counts_row.argmax())
+    return f"{head}\nmostly '{names[top][:20]}' ({100 * counts_row[top] / size:.0f}%)"
+
+
+def _save(fig: Figure, path: Path) -> None:
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI))
+
+
+# ----------------------------------------------------------------------------- pictures
+
+def plot_clusters(path: Path, images: np.ndarray, assignments: np.ndarray, confidence: np.ndarray, k: int,
+                  counts: np.ndarray | None, names: list[str]) -> None:
+    """Grid of the most confident images per cluster, rows by size (largest first), at most ``MAX_ROWS`` rows.
+
+    ``images``: uint8 (N, C, H, W); ``counts``: K × classes contingency or None without labels.
+    """
+    sizes = np.bincount(assignments, minlength=k)
+    shown = np.argsort(-sizes, kind="stable")[:MAX_ROWS]
+    members = top_members(assignments, confidence, k, GRID_COLS)
+    picture = mosaic(images, [members[c] for c in shown])
+    height, width = picture.shape[:2]
+    top_px, bottom_px = 30, 24 if k > MAX_ROWS else 6
+    fig = Figure(figsize=((LABEL_PX + width + 10) / DPI, (top_px + height + bottom_px) / DPI), dpi=DPI)
+    ax = fig.add_axes((LABEL_PX / fig.bbox.width, bottom_px / fig.bbox.height,
+                       width / fig.bbox.width, height / fig.bbox.height))
+    ax.imshow(picture, interpolation="nearest", aspect="auto")
+    row_px = height / len(shown)
+    ax.set_yticks((np.arange(len(shown)) + 0.5) * row_px - GAP_PX / 2,
+                  [row_label(int(c), int(sizes[c]), None if counts is None else counts[c], names) for c in shown],
+                  fontsize=8)
+    ax.set_xticks([])
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    fig.suptitle(f"{k} clusters: most confident members, largest cluster first", fontsize=10,
+                 y=1 - 8 / fig.bbox.height, va="top")
+    if k > MAX_ROWS:
+        fig.text(0.5, 4 / fig.bbox.height, f"showing the {MAX_ROWS} largest of {k} clusters", ha="center",
+                 va="bottom", fontsize=8)
+    _save(fig, path)
+
+
+def plot_confusion(path: Path, counts: np.ndarray, names: list[str]) -> None:
+    """K × classes counts, rows in Hungarian order, coloured by row-normalised fraction."""
+    order = hungarian_row_order(counts)
+    counts = counts[order]
+    fraction = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    n_rows, n_cols = counts.shape
+    fig = Figure(figsize=(2.5 + 0.45 * n_cols, 1.8 + min(0.32 * n_rows, 12)))
+    ax = fig.add_subplot()
+    im = ax.imshow(fraction, cmap="viridis", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
+    fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, label="fraction of the cluster")
+    slanted = max(map(len, names)) > 2
+    ax.set_xticks(np.arange(n_cols), [n[:20] for n in names], rotation=45 if slanted else 0,
+                  ha="right" if slanted else "center", fontsize=8)
+    if n_rows <= MAX_ROWS:
+        ax.set_yticks(np.arange(n_rows), [f"cluster {c}" for c in order], fontsize=8)
+    else:
+        ax.set_yticks([])
+    ax.set_xlabel("true class")
+    ax.set_ylabel("cluster (Hungarian order)")
+    if n_rows <= ANNOTATE_MAX and n_cols <= ANNOTATE_MAX:
+        for (r, c), value in np.ndenumerate(counts):
+            ax.text(c, r, str(value), ha="center", va="center", fontsize=7,
+                    color="black" if fraction[r, c] > 0.6 else "white")
+    ax.set_title("clusters × true classes", fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def _plot_lines(ax: Axes, records: list[dict], x: str, ys: dict[str, str], style: str = "-",
+                group: str | None = None) -> None:
+    """One line per key of ``ys`` (legend: its value), split by the value of ``group`` when given,
+    over the records that hold ``x`` and the key."""
+    for y, name in ys.items():
+        rows = [r for r in records if x in r and r.get(y) is not None]
+        groups = sorted({str(r.get(group)) for r in rows}) if group else [None]
+        for g in groups:
+            sel = sorted((r for r in rows if g is None or str(r.get(group)) == g), key=lambda r: r[x])
+            if sel:
+                label = f"{name} {g}" if g is not None else name
+                ax.plot([r[x] for r in sel], [r[y] for r in sel], style, label=label, marker="." if len(sel) < 30 else None)
+
+
+def plot_curves(path: Path, records: list[dict], sizes: np.ndarray) -> bool:
+    """Loss per head vs step; ACC/NMI/ARI vs time when eval records have them, else the (K,) cluster ``sizes``.
+
+    Returns True when the right panel shows scores."""
+    train = [r for r in records if r.get("kind") == "train"]
+    evals = [r for r in records if r.get("kind") == "eval"]
+    has_scores = any(r.get("acc") is not None for r in evals)
+    fig = Figure(figsize=(11, 4))
+    left, right = fig.subplots(1, 2)
+    _plot_lines(left, train, "step", {"loss": "head"}, group="head")
+    left.set(xlabel="step", ylabel="training loss", title="training loss per head")
+    if not train:
+        left.text(0.5, 0.5, "no training records", ha="center", va="center", transform=left.transAxes)
+    if has_scores:
+        _plot_lines(right, evals, "time_s", {"acc": "ACC", "nmi": "NMI", "ari": "ARI"})
+        _plot_lines(right, evals, "time_s", {"acc_mean": "ACC, mean over sub-heads"}, style="--")
+        right.set(xlabel="training time (s)", ylabel="score", title="scores of the selected sub-head", ylim=(0, 1.02))
+    else:
+        right.bar(np.arange(len(sizes)), np.sort(sizes)[::-1], width=0.85, color="tab:blue")
+        right.axhline(sizes.sum() / len(sizes), color="black", linestyle="--", label="uniform N/K")
+        right.set(xlabel="cluster (largest first)", ylabel="images", title="cluster sizes of the selected sub-head")
+    for ax in (left, right):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    _save(fig, path)
+    return has_scores
+
+
+# ----------------------------------------------------------------------------- page
+
+def _fmt(value: float) -> str:
+    return f"{value:.4f}"
+
+
+def figure_rows(figures: dict) -> list[tuple[str, str]]:
+    """(name, value) rows of the figures table, skipping keys the figures dict lacks."""
+    rows: list[tuple[str, str]] = []
+    for key, name in (("acc", "ACC (selected sub-head, Hungarian one-to-one)"), ("nmi", "NMI"), ("ari", "ARI")):
+        if key in figures:
+            rows.append((name, _fmt(figures[key])))
+    for key in ("acc", "nmi", "ari"):
+        if f"{key}_mean" in figures:
+            std = f" ± {_fmt(figures[f'{key}_std'])}" if f"{key}_std" in figures else ""
+            rows.append((f"{key.upper()} mean ± std over sub-heads", _fmt(figures[f"{key}_mean"]) + std))
+    if "overcluster_acc_many_to_one" in figures:
+        rows.append(("over-clustering head ACC (many-to-one, mean over sub-heads)",
+                     _fmt(figures["overcluster_acc_many_to_one"])))
+    for key, name in (("n_samples", "samples"), ("n_clusters", "clusters")):
+        if key in figures:
+            rows.append((name, f"{figures[key]:,}"))
+    if "selected_sub_head" in figures:
+        rule = f" — {figures['selection']}" if "selection" in figures else ""
+        rows.append(("selected sub-head", f"{figures['selected_sub_head']}{rule}"))
+    if "sub_head_loss" in figures:
+        rows.append(("sub-head losses", ", ".join(f"{x:.4f}" for x in figures["sub_head_loss"])))
+    if "nmi_average_method" in figures:
+        rows.append(("NMI average method", str(figures["nmi_average_method"])))
+    if "epoch" in figures:
+        rows.append(("epoch", str(figures["epoch"])))
+    if "time_s" in figures:
+        rows.append(("training time", f"{figures['time_s']:.1f} s"))
+    if "cluster_sizes" in figures:
+        rows.append(("cluster sizes", ", ".join(str(s) for s in figures["cluster_sizes"])))
+    return rows
+
+
+def render_html(title: str, run_root: Path, rows: list[tuple[str, str]], pictures: list[tuple[str, str]],
+                notes: list[str]) -> str:
+    """The self-contained page: heading, figures table, then each (file name, caption) picture."""
+    esc = html.escape
+    table = "\n".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
+    sections = "\n".join(
+        f'<figure><img src="{esc(name)}" alt="{esc(name)}"><figcaption>{esc(caption)}</figcaption></figure>'
+        for name, caption in pictures
+    )
+    note_html = "\n".join(f"<p class=note>{esc(n)}</p>" for n in notes)
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{esc(title)}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; }}
+th, td {{ border: 1px solid #ccc; padding: 4px 10px; text-align: left; vertical-align: top; }}
+th {{ background: #f3f3f3; font-weight: normal; }}
+td {{ font-family: monospace; }}
+figure {{ margin: 2em 0; }}
+img {{ max-width: 100%; border: 1px solid #ddd; }}
+figcaption, .note {{ color: #555; max-width: 900px; }}
+</style>
+</head>
+<body>
+<h1>{esc(title)}</h1>
+<p>run folder: <code>{esc(str(run_root))}</code></p>
+<h2>Figures</h2>
+<table>
+{table}
+</table>
+{note_html}
+{sections}
+</body>
+</html>
+"""
+
+
+def _check_inputs(images: np.ndarray, labels: np.ndarray | None, assignments: np.ndarray,
+                  confidence: np.ndarray) -> None:
+    n = len(images)
+    for name, arr in (("assignments", assignments), ("confidence", confidence), ("labels", labels)):
+        if arr is not None and np.shape(arr) != (n,):
+            raise ValueError(f"{name} has shape {np.shape(arr)}; expected ({n},) like the images")
+
+
+def write_report(run: RunDir, images: np.ndarray, labels: np.ndarray | None, assignments: np.ndarray,
+                 confidence: np.ndarray, figures: dict, class_names: list[str] | None = None,
+                 title: str = "") -> Path:
+    """Write ``clusters.png``, ``confusion.png`` (with labels), ``curves.png`` and ``index.html`` into
+    ``run.report_dir`` and return the page's path.
+
+    ``images``: uint8 (N, C, H, W) with C = 1 or 3, or float (N, D) feature vectors (then no cluster grid);
+    ``labels``: int (N,) or None; ``assignments``: int (N,) clusters 0..K-1; ``confidence``: float (N,)
+    max posterior; ``figures``: the dict of ``evaluation.summarize_heads`` (missing keys are skipped).
+    """
+    _check_inputs(images, labels, assignments, confidence)
+    assignments = np.asarray(assignments, dtype=np.int64)
+    confidence = np.asarray(confidence, dtype=np.float64)
+    k = max(int(figures.get("n_clusters", 0)), int(assignments.max()) + 1 if len(assignments) else 1)
+    out = run.report_dir
+    out.mkdir(parents=True, exist_ok=True)
+
+    counts, names = None, []
+    if labels is not None and len(labels):
+        labels = np.asarray(labels, dtype=np.int64)
+        n_classes = max(int(labels.max()) + 1, len(class_names or []))
+        counts, names = contingency(assignments, labels, k, n_classes), class_names_for(class_names, n_classes)
+
+    pictures, notes = [], []
+    if images.ndim == 4:
+        plot_clusters(out / "clusters.png", images, assignments, confidence, k, counts, names)
+        pictures.append(("clusters.png", CAPTIONS["clusters"]))
+    else:
+        (out / "clusters.png").unlink(missing_ok=True)
+        notes.append("No cluster grid: the dataset holds feature vectors, not images.")
+    if counts is not None:
+        plot_confusion(out / "confusion.png", counts, names)
+        pictures.append(("confusion.png", CAPTIONS["confusion"]))
+    else:
+        (out / "confusion.png").unlink(missing_ok=True)
+        notes.append("No confusion matrix and no ACC/NMI/ARI: the dataset has no labels.")
+    has_scores = plot_curves(out / "curves.png", run.read_metrics(), np.bincount(assignments, minlength=k))
+    pictures.append(("curves.png", CAPTIONS["curves_scores" if has_scores else "curves_sizes"]))
+
+    page = out / "index.html"
+    atomic_write_text(page, render_html(title or "infoclust report", run.root, figure_rows(figures), pictures, notes))
+    return page

@@ -1,0 +1,88 @@
+import json
+
+import pytest
+import torch
+
+from infoclust.config import load_config
+from infoclust.data import load_dataset
+from infoclust.engine import Trainer, train
+from infoclust.errors import ConfigError
+from infoclust.runs import RunDir
+
+
+def weights(run_dir):
+    return RunDir(run_dir).load_checkpoint()["method"]["model"]
+
+
+def test_training_improves_over_initialisation(tmp_path, tiny_overrides):
+    cfg = load_config(None, tiny_overrides + ["train.epochs=6"], seed=0)
+    trainer = Trainer(cfg, load_dataset("digits", progress=False), RunDir(tmp_path / "r"), progress=False)
+    before = trainer.evaluate()
+    after = trainer.fit()
+    assert after["acc"] > before["acc"] + 0.15
+    assert after["sub_head_loss"][after["selected_sub_head"]] < min(before["sub_head_loss"]) - 0.3
+
+
+def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, tiny_overrides, monkeypatch):
+    cfg = load_config(None, tiny_overrides + ["train.epochs=3"], seed=3)
+    full = train(cfg, tmp_path / "full", progress=False)
+
+    from infoclust.methods.info import IIC
+    original = IIC.train_step
+    calls = {"n": 0}
+
+    def dying_step(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 37:  # mid-epoch, two steps after the checkpoint at step 35
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(IIC, "train_step", dying_step)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "cut", progress=False)
+    assert RunDir(tmp_path / "cut").load_checkpoint()["progress"]["global_step"] == 35
+    monkeypatch.setattr(IIC, "train_step", original)
+    resumed = train(None, tmp_path / "cut", resume=True, progress=False)
+
+    for key in ("acc", "nmi", "ari", "sub_head_loss", "cluster_sizes", "acc_per_sub_head"):
+        assert resumed[key] == full[key]
+    for name, tensor in weights(tmp_path / "full").items():
+        assert torch.equal(tensor, weights(tmp_path / "cut")[name]), name
+    # the log has no duplicated lines from the steps replayed after the checkpoint
+    steps = [r["step"] for r in RunDir(tmp_path / "cut").read_metrics() if r["kind"] == "train"]
+    assert steps == sorted(set(steps))
+    assert steps == [r["step"] for r in RunDir(tmp_path / "full").read_metrics() if r["kind"] == "train"]
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers(tiny_overrides):
+    data = load_dataset("digits", progress=False)
+    a = Trainer(load_config(None, tiny_overrides, seed=1), data, progress=False).fit()
+    b = Trainer(load_config(None, tiny_overrides, seed=1), data, progress=False).fit()
+    c = Trainer(load_config(None, tiny_overrides, seed=2), data, progress=False).fit()
+    assert a["sub_head_loss"] == b["sub_head_loss"] and a["sub_head_loss"] != c["sub_head_loss"]
+
+
+def test_budget_stops_early_and_is_recorded(tmp_path, tiny_overrides):
+    cfg = load_config(None, tiny_overrides + ["train.epochs=1000", "train.budget_minutes=0.02"], seed=0)
+    figures = train(cfg, tmp_path / "b", progress=False)
+    assert figures["epoch"] < 1000 and 1.2 <= figures["time_s"] < 10
+    assert RunDir(tmp_path / "b").load_checkpoint()["progress"]["stopped_by_budget"]
+
+
+def test_checkpoints_are_written_during_the_run_and_load_safely(tmp_path, tiny_overrides):
+    cfg = load_config(None, tiny_overrides, seed=0)
+    train(cfg, tmp_path / "r", progress=False)
+    run = RunDir(tmp_path / "r")
+    records = run.read_metrics()
+    assert [r["epoch"] for r in records if r["kind"] == "eval"] == [1, 2]
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["epoch"] == 2
+    assert not list((tmp_path / "r" / "checkpoint").glob("*.tmp"))
+
+
+def test_refuses_to_overwrite_an_existing_run(tmp_path, tiny_overrides):
+    cfg = load_config(None, tiny_overrides, seed=0)
+    train(cfg, tmp_path / "r", progress=False)
+    before = (tmp_path / "r" / "checkpoint" / "last.pt").read_bytes()
+    with pytest.raises(ConfigError, match="already holds a run"):
+        train(cfg, tmp_path / "r", progress=False)
+    assert (tmp_path / "r" / "checkpoint" / "last.pt").read_bytes() == before
