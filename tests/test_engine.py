@@ -19,8 +19,11 @@ def test_training_improves_over_initialisation(tmp_path, tiny_overrides):
     trainer = Trainer(cfg, load_dataset("digits", progress=False), RunDir(tmp_path / "r"), progress=False)
     before = trainer.evaluate()
     after = trainer.fit()
-    assert after["acc"] > before["acc"] + 0.15
-    assert after["sub_head_loss"][after["selected_sub_head"]] < min(before["sub_head_loss"]) - 0.3
+    # the heads start near uniform (loss ≈ 0, one cluster); six tiny epochs must break that symmetry
+    assert max(before["sub_head_loss"]) > -0.05
+    assert after["sub_head_loss"][after["selected_sub_head"]] < -0.3
+    assert after["acc"] > before["acc"] + 0.08
+    assert sum(size > 50 for size in after["cluster_sizes"]) >= 2
 
 
 def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, tiny_overrides, monkeypatch):

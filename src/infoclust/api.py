@@ -38,9 +38,9 @@ class IIC:
         return Dataset(images, labels, [str(i) for i in range(len(images))], name="array")
 
     def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> "IIC":
-        cfg = load_config(None, [], method="iic", seed=self.random_state, model__n_clusters=self.n_clusters,
-                          train__epochs=self.epochs, train__batch_size=self.batch_size, train__lr=self.lr,
-                          train__device=self.device, **self.config)
+        values = {"model__n_clusters": self.n_clusters, "train__epochs": self.epochs, "train__batch_size": self.batch_size,
+                  "train__lr": self.lr, "train__device": self.device, **self.config}  # config keys win
+        cfg = load_config(None, [], method="iic", seed=self.random_state, **values)
         self.trainer_ = Trainer(cfg, self._dataset(X, y), run=None, progress=self.verbose)
         self.figures_ = self.trainer_.fit()
         self.selected_sub_head_ = self.figures_["selected_sub_head"]

@@ -35,7 +35,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         figures = train(None, args.resume, resume=True, progress=not args.quiet)
         out = args.resume
     else:
-        cfg = load_config(args.config, args.set, method=args.method, seed=args.seed, data__name=args.data)
+        data = args.data or (None if args.config else "digits")
+        cfg = load_config(args.config, args.set, method=args.method, seed=args.seed, data__name=data)
         out = args.out or f"runs/{cfg.method}-{Path(cfg.data.name).name}-s{cfg.seed}"
         figures = train(cfg, out, progress=not args.quiet)
     print(_figures_line(figures))

@@ -18,6 +18,8 @@ import yaml
 
 from .errors import ConfigError
 
+RECIPES = Path(__file__).parent / "recipes"
+
 
 @dataclass
 class DataConfig:
@@ -188,7 +190,8 @@ def read_yaml(path: str | Path) -> dict:
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = (), **top: Any) -> RunConfig:
-    """Defaults ← YAML file ← ``key=value`` overrides ← explicit values given as dotted keys.
+    """Defaults ← YAML file (or the bundled recipe of the named dataset) ← ``key=value`` overrides
+    ← explicit values given as dotted keys.
 
     ``top`` keys use ``__`` for dots, e.g. ``load_config(method="iic", data__name="digits")``;
     ``None`` values are ignored.
@@ -199,7 +202,18 @@ def load_config(path: str | Path | None = None, overrides: list[str] = (), **top
     for key, value in top.items():
         if value is not None:
             data = _merge(data, _nested(key.replace("__", "."), value))
+    section = data.get("data")
+    if path is None and isinstance(section, dict) and isinstance(section.get("name"), str):
+        recipe = bundled_recipe(data.get("method", "iic"), section["name"])
+        if recipe is not None:
+            data = _merge(read_yaml(recipe), data)
     return config_from_dict(data)
+
+
+def bundled_recipe(method: str, dataset: str) -> Path | None:
+    """The default recipe shipped for (method, named dataset), used when no --config is given."""
+    path = RECIPES / f"{method}-{dataset}.yaml"
+    return path if path.is_file() else None
 
 
 def config_to_dict(cfg: RunConfig) -> dict:

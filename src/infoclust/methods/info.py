@@ -44,7 +44,9 @@ def resolve(cfg: RunConfig, image_shape: tuple[int, int, int], n_classes: int | 
 
     Greyscale images get the MNIST recipe of the IIC code (tf1 crop 5/7 of the side, random or
     centred; tf2 crops 4/7, 5/7, 6/7 with ±25° rotation; input 6/7 of the side), colour images the
-    CIFAR recipe (crops 5/8 of the side, resized to the full side, flips, Sobel input).
+    CIFAR recipe (crops 5/8 of the side, resized to the full side, flips, Sobel input). Tiny images
+    (side ≤ 16 px, e.g. 8×8 digits) lose too much to such crops: they are upsampled to twice their
+    side, tf1 is the whole image and tf2 crops 3/4, 7/8 or all of it (measured in docs/RESULTS.md).
     """
     c, h, w = image_shape
     side = min(h, w)
@@ -55,13 +57,16 @@ def resolve(cfg: RunConfig, image_shape: tuple[int, int, int], n_classes: int | 
         model.overcluster = 5 * model.n_clusters
     if views.input_mode == "auto":
         views.input_mode = "raw" if c == 1 else "sobel"
-    grey = c == 1
+    grey, tiny = c == 1, side <= 16
     if views.input_size is None:
-        views.input_size = round(side * 6 / 7) if grey else side
+        views.input_size = 2 * side if tiny else round(side * 6 / 7) if grey else side
     if views.tf1_crops is None:
-        views.tf1_crops = [round(side * 5 / 7, 2)] if grey else [round(side * 5 / 8, 2)]
+        views.tf1_crops = [float(side)] if tiny else [round(side * 5 / 7, 2)] if grey else [round(side * 5 / 8, 2)]
     if views.tf2_crops is None:
-        views.tf2_crops = [round(side * f / 7, 2) for f in (4, 5, 6)] if grey else list(views.tf1_crops)
+        if tiny:
+            views.tf2_crops = [round(side * f / 8, 2) for f in (6, 7, 8)]
+        else:
+            views.tf2_crops = [round(side * f / 7, 2) for f in (4, 5, 6)] if grey else list(views.tf1_crops)
     if views.eval_crop is None:
         views.eval_crop = views.tf1_crops[0]
     if views.flip_p is None:

@@ -1,0 +1,71 @@
+"""Quality over seeds: train (or resume) one run per seed, then print a markdown table and curve.
+
+    python benchmarks/quality.py --data digits --seeds 0 1 2 --out bench-runs/digits
+    python benchmarks/quality.py --data fashion-mnist --config configs/iic-fashion-mnist-cpu.yaml \
+        --seeds 0 1 2 --out bench-runs/fmnist          # rerun the same command to resume
+
+Each seed trains into OUT/sSEED. A run that stopped (killed, session ended) is continued with
+``--resume`` semantics; a finished one is only read. ``train.budget_minutes`` in the config (or
+``--set``) bounds the training time of each run; evaluation time is not counted in the budget.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from infoclust.config import load_config
+from infoclust.engine import train
+from infoclust.runs import RunDir
+
+
+def run_seed(args: argparse.Namespace, seed: int) -> tuple[dict, list[dict]]:
+    out = Path(args.out) / f"s{seed}"
+    run = RunDir(out)
+    if (out / "summary.json").is_file():
+        figures = json.loads((out / "summary.json").read_text())
+    elif run.config_path.is_file():
+        figures = train(None, out, resume=True, progress=not args.quiet)
+    else:
+        cfg = load_config(args.config, args.set, method=args.method, seed=seed, data__name=args.data)
+        figures = train(cfg, out, progress=not args.quiet)
+    return figures, [r for r in run.read_metrics() if r["kind"] == "eval"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--method", default="iic")
+    parser.add_argument("--data", default="digits")
+    parser.add_argument("--config")
+    parser.add_argument("--set", action="append", default=[])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args()
+
+    rows, curves = [], {}
+    for seed in args.seeds:
+        figures, evals = run_seed(args, seed)
+        rows.append((seed, figures))
+        curves[seed] = [(round(e["time_s"] / 60, 1), round(e["acc"], 3)) for e in evals if "acc" in e]
+
+    print(f"{args.method} on {args.data}, {date.today()}, {platform.machine()} CPU, seeds {args.seeds}\n")
+    print("| seed | ACC | NMI | ARI | mean ACC over sub-heads | epochs | train time (min) |")
+    print("|---|---|---|---|---|---|---|")
+    for seed, f in rows:
+        print(f"| {seed} | {f['acc']:.4f} | {f['nmi']:.4f} | {f['ari']:.4f} | {f['acc_mean']:.4f} ± {f['acc_std']:.4f} "
+              f"| {f['epoch']} | {f['time_s'] / 60:.1f} |")
+    for key in ("acc", "nmi", "ari"):
+        values = np.array([f[key] for _, f in rows])
+        print(f"\n{key.upper()}: mean {values.mean():.4f} ± {values.std():.4f} (min {values.min():.4f})", end="")
+    print("\n\nACC against training time (minutes, ACC):")
+    for seed, curve in curves.items():
+        print(f"- seed {seed}: " + ", ".join(f"{t}→{a}" for t, a in curve))
+
+
+if __name__ == "__main__":
+    main()
