@@ -78,6 +78,7 @@ class Trainer:
         self.gen = _generator(self.device, self.cfg.seed + 1)
         self.state = Progress()
         self.last_eval: dict = {}
+        self.pending_losses: list[float] = []  # losses since the last "train" log line
 
     @property
     def steps_per_epoch(self) -> int:
@@ -97,6 +98,7 @@ class Trainer:
             "progress": vars(self.state).copy(),
             "metrics_bytes": self.run.metrics_size(),
             "last_eval": json.dumps(self.last_eval),
+            "pending_losses": torch.tensor(self.pending_losses, dtype=torch.float64),
             "image_shape": list(self.images.shape[1:]),
         })
 
@@ -112,6 +114,7 @@ class Trainer:
             self.gen.set_state(ckpt["generator"].cpu() if self.device.type == "cpu" else ckpt["generator"])
             self.state = Progress(**ckpt["progress"])
             self.last_eval = json.loads(ckpt.get("last_eval", "{}"))
+            self.pending_losses = ckpt["pending_losses"].tolist()
         except (KeyError, RuntimeError, TypeError) as exc:
             raise CheckpointError(f"checkpoint '{self.run.checkpoint_path}' does not match this run's config: {str(exc).splitlines()[0][:200]}") from None
         self.run.truncate_metrics(ckpt["metrics_bytes"])
@@ -168,7 +171,7 @@ class Trainer:
         budget_s = t.budget_minutes * 60 if t.budget_minutes else math.inf
         bar = tqdm(total=total, initial=self.state.global_step, unit="step", disable=not self.show_progress,
                    dynamic_ncols=True, desc=f"{self.cfg.method} {self.dataset.name}")
-        losses: list[float] = []
+        losses = self.pending_losses
         seen, window_start = 0, time.perf_counter()
         while self.state.epoch < t.epochs and not self.state.stopped_by_budget:
             order, phase = self._order(self.state.epoch), self.method.phase(self.state.epoch)
@@ -191,7 +194,8 @@ class Trainer:
                         self.run.append_metrics({"kind": "train", "epoch": self.state.epoch, "step": self.state.global_step,
                                                  "head": phase, "loss": float(np.mean(losses)), "img_s": rate,
                                                  "time_s": round(self.state.elapsed_s, 2)})
-                    losses, seen, window_start = [], 0, time.perf_counter()
+                    losses.clear()
+                    seen, window_start = 0, time.perf_counter()
                 if self.state.elapsed_s >= budget_s:
                     self.state.stopped_by_budget = True
                     break
