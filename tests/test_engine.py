@@ -30,7 +30,7 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, tiny_overrid
     cfg = load_config(None, tiny_overrides + ["train.epochs=3"], seed=3)
     full = train(cfg, tmp_path / "full", progress=False)
 
-    from infoclust.methods.info import IIC
+    from infoclust.methods.info import InfoClustering as IIC
     original = IIC.train_step
     calls = {"n": 0}
 

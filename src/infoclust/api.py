@@ -9,7 +9,7 @@ import torch
 from .config import load_config
 from .data import Dataset
 from .data.arrays import images_from_array
-from .engine import EVAL_CHUNK, Trainer, image_tensor
+from .engine import EVAL_CHUNK, Trainer, sample_tensor
 from .errors import DataError
 
 
@@ -51,7 +51,7 @@ class IIC:
         """N×K posteriors of the selected sub-head of the main head."""
         if not hasattr(self, "trainer_"):
             raise DataError("this IIC estimator is not fitted yet: call fit(X) first")
-        images = image_tensor(self._dataset(X))
+        images = sample_tensor(self._dataset(X))
         expected = tuple(self.trainer_.images.shape[1:])
         if tuple(images.shape[1:]) != expected:
             raise DataError(f"X has images of shape {tuple(images.shape[1:])} (C, H, W); the model was fitted on {expected}")

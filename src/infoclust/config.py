@@ -65,7 +65,6 @@ class TrainConfig:
     batch_size: int = 128
     repeats: int = 5
     lr: float = 1e-4
-    lamb: float = 1.0
     head_schedule: str = "B:1,A:1"  # head:passes in order; one pass = one epoch over the data
     budget_minutes: float | None = None
     eval_every: int = 1  # epochs
@@ -76,13 +75,73 @@ class TrainConfig:
 
 
 @dataclass
+class TransformParams:
+    """Parameters of the transformations T usable inside the MI term and as KL regularisers.
+
+    VAT: radius ε × prop_eps (ε scalar, or with ``vat_adaptive_eps`` per sample the distance to the
+    10th nearest neighbour as in IMSAT), finite step ξ, power iterations. Cutout sides in pixels of
+    the network input. Mixup: λ ~ Beta(α, α).
+    """
+
+    gaussian_std: float = 0.1
+    vat_xi: float = 10.0
+    vat_eps: float = 1.0
+    vat_prop_eps: float = 0.25
+    vat_power_iters: int = 1
+    vat_adaptive_eps: bool = False
+    mixup_alpha: float = 1.0
+    cutout_min: int = 6
+    cutout_max: int = 12
+
+
+@dataclass
+class Regularizer:
+    """A term ``weight · KL(p(y|x) ‖ p(y|T(x)))`` with T one of ``TRANSFORMS``."""
+
+    transform: str = "vat"
+    weight: float = 1.0
+
+
+TRANSFORMS = ("geometric", "gaussian", "vat", "ivat", "mixup", "cutout")
+
+
+@dataclass
+class ObjectiveConfig:
+    """The MI term and its regularisers (Peng et al. §3): any MI × transformation × regularisers.
+
+    ``mi``: "paired" = I(Y, Ỹ) of IIC between x and T(x) with T = ``transform``; "marginal" =
+    IMSAT's I(X, Y) = H(Y) − H(Y|X), minimised as λ(H(Y|X) − μ H(Y)) (``transform`` is ignored).
+    ``lamb``: IIC's marginal-entropy weight in the paired term.
+    """
+
+    mi: str = "paired"
+    transform: str = "geometric"
+    lamb: float = 1.0
+    imsat_lambda: float = 0.1
+    imsat_mu: float = 4.0
+    regularizers: list[Regularizer] = field(default_factory=list)
+    transforms: TransformParams = field(default_factory=TransformParams)
+
+
+@dataclass
 class RunConfig:
     method: str = "iic"
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     views: ViewConfig = field(default_factory=ViewConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+
+# Named methods are presets of the one MI × transformation × regulariser objective (Peng et al.),
+# applied under the user's recipe and overrides.
+PRESETS: dict[str, dict] = {
+    "iic": {"objective": {"mi": "paired", "transform": "geometric", "regularizers": []}},
+    "imsat": {"objective": {"mi": "marginal", "regularizers": [{"transform": "vat", "weight": 1.0}]}},
+    "iic-vat": {"objective": {"mi": "paired", "transform": "geometric",
+                              "regularizers": [{"transform": "vat", "weight": 1.0}]}},
+}
 
 
 def _type_name(tp: Any) -> str:
@@ -100,6 +159,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     if origin is list:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"config key '{key}': expected a list, got {value!r}")
+        if dataclasses.is_dataclass(args[0]):
+            return [_from_dict(args[0], v, f"{key}[{i}].") for i, v in enumerate(value)]
         return [_coerce(v, args[0], f"{key}[{i}]") for i, v in enumerate(value)]
     if tp is bool:
         if isinstance(value, bool):
@@ -202,18 +263,20 @@ def load_config(path: str | Path | None = None, overrides: list[str] = (), **top
     for key, value in top.items():
         if value is not None:
             data = _merge(data, _nested(key.replace("__", "."), value))
-    section = data.get("data")
+    section, method = data.get("data"), data.get("method", "iic")
     if path is None and isinstance(section, dict) and isinstance(section.get("name"), str):
-        recipe = bundled_recipe(data.get("method", "iic"), section["name"])
+        recipe = bundled_recipe(method, section["name"])
         if recipe is not None:
             data = _merge(read_yaml(recipe), data)
+    if method in PRESETS:
+        data = _merge(PRESETS[method], data)
     return config_from_dict(data)
 
 
 def bundled_recipe(method: str, dataset: str) -> Path | None:
     """The default recipe shipped for (method, named dataset), used when no --config is given."""
     path = RECIPES / f"{method}-{dataset}.yaml"
-    return path if path.is_file() else None
+    return path if isinstance(method, str) and path.is_file() else None
 
 
 def config_to_dict(cfg: RunConfig) -> dict:

@@ -41,10 +41,8 @@ def select_device(name: str) -> torch.device:
     return device
 
 
-def image_tensor(dataset: Dataset) -> torch.Tensor:
-    """The dataset's uint8 N×C×H×W images as a tensor (shares memory with the array)."""
-    if dataset.is_vectors:
-        raise DataError(f"dataset '{dataset.name}' holds N×D feature vectors: this method expects images N×C×H×W")
+def sample_tensor(dataset: Dataset) -> torch.Tensor:
+    """The dataset's samples as a tensor: uint8 N×C×H×W images or float32 N×D vectors."""
     return torch.from_numpy(np.ascontiguousarray(dataset.images))
 
 
@@ -67,14 +65,15 @@ class Trainer:
     """Trains ``cfg.method`` on ``dataset``; with a ``run`` folder it logs, checkpoints and resumes."""
 
     def __init__(self, cfg: RunConfig, dataset: Dataset, run: RunDir | None = None, progress: bool = True):
-        images = image_tensor(dataset)
+        images = sample_tensor(dataset)
         self.cfg = resolve_config(cfg, tuple(images.shape[1:]), dataset.n_classes)
         self.dataset, self.run, self.show_progress = dataset, run, progress
         self.device = select_device(self.cfg.train.device)
-        self.images = images.to(self.device)
+        self.images = images.to(self.device)  # images or vectors: the samples
         self.labels = dataset.labels
         torch.manual_seed(self.cfg.seed)
-        self.method = build_method(self.cfg, images.shape[1], self.device)
+        self.method = build_method(self.cfg, tuple(images.shape[1:]), self.device)
+        self.method.prepare(self.images)
         self.gen = _generator(self.device, self.cfg.seed + 1)
         self.state = Progress()
         self.last_eval: dict = {}
@@ -145,10 +144,10 @@ class Trainer:
         order = torch.randperm(n, generator=torch.Generator().manual_seed(self.cfg.seed + 7))
         order = order[: min(n, self.cfg.train.select_samples)]
         bs = self.cfg.train.batch_size
-        losses = [
-            self.method.selection_loss(self.images[order[i:i + bs].to(self.device)], sel_gen).cpu()
-            for i in range(0, max(len(order) - bs + 1, 1), bs)
-        ]
+        losses = []
+        for i in range(0, max(len(order) - bs + 1, 1), bs):
+            idx = order[i:i + bs].to(self.device)
+            losses.append(self.method.selection_loss(self.images[idx], sel_gen, idx).cpu())
         sub_head_loss = torch.stack(losses).mean(0).numpy()
         self.posteriors = posteriors
         return summarize_heads(posteriors, sub_head_loss, self.labels, main="B", over="A")
@@ -178,7 +177,8 @@ class Trainer:
             while self.state.step_in_epoch < self.steps_per_epoch:
                 t0 = time.perf_counter()
                 idx = order[self.state.step_in_epoch * t.batch_size:(self.state.step_in_epoch + 1) * t.batch_size]
-                stats = self.method.train_step(self.images[idx.to(self.device)], phase, self.gen)
+                idx = idx.to(self.device)
+                stats = self.method.train_step(self.images[idx], phase, self.gen, idx)
                 if not math.isfinite(stats["loss"]):
                     raise FloatingPointError(f"loss became {stats['loss']} at step {self.state.global_step}; try a lower train.lr")
                 self.state.elapsed_s += time.perf_counter() - t0

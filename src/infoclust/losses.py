@@ -49,3 +49,39 @@ def iic_loss(
 def paired_mi(p: torch.Tensor, p_prime: torch.Tensor) -> torch.Tensor:
     """I(z, z') in nats (≥ 0) of paired posteriors (N×K each); the negative of ``iic_loss`` at λ=1."""
     return -iic_loss(p, p_prime, lamb=1.0)
+
+
+def entropy(p: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Shannon entropy in nats of each row of p (…×K) → (…), with ``eps`` inside the log (IMSAT)."""
+    return -(p * (p + eps).log()).sum(dim=-1)
+
+
+def marginal_mi(p: torch.Tensor, eps: float = 1e-8) -> tuple[torch.Tensor, torch.Tensor]:
+    """IMSAT's estimate of I(X, Y) = H(Y) − H(Y|X) from posteriors p (N×K): returns (H(Y), H(Y|X)).
+
+    H(Y) is the entropy of the batch-mean posterior, H(Y|X) the mean entropy of each row.
+    """
+    if p.dim() != 2:
+        raise ValueError(f"expected N×K posteriors, got shape {tuple(p.shape)}")
+    return entropy(p.mean(dim=0), eps), entropy(p, eps).mean()
+
+
+def imsat_loss(p: torch.Tensor, lam: float = 0.1, mu: float = 4.0, eps: float = 1e-8) -> torch.Tensor:
+    """IMSAT's weighted MI term to minimise, ``λ (H(Y|X) − μ H(Y))`` for posteriors p (N×K).
+
+    With the IMSAT code's λ = 0.1, μ = 4 it is negative once clusters are confident and balanced;
+    its minimum is −λ μ log K (one-hot rows, uniform marginal). ``mu = 1`` gives −λ I(X, Y).
+    """
+    h_y, h_y_given_x = marginal_mi(p, eps)
+    return lam * (h_y_given_x - mu * h_y)
+
+
+def kl_divergence(target: torch.Tensor, p: torch.Tensor, eps: float = 1e-16) -> torch.Tensor:
+    """Batch-mean KL(target ‖ p) = mean_n Σ_k t log(t / p) for row-stochastic tensors (…×N×K).
+
+    Used as the regulariser KL(p(y|x) ‖ p(y|T(x))): pass the clean posteriors as ``target``
+    (detached, as in the reference code) and the transformed ones as ``p``. Always ≥ 0.
+    """
+    if target.shape != p.shape:
+        raise ValueError(f"expected tensors of the same shape, got {tuple(target.shape)} and {tuple(p.shape)}")
+    return (target * ((target + eps).log() - (p + eps).log())).sum(dim=-1).mean()

@@ -167,6 +167,10 @@ class PairViews:
     jitter: Jitter
     input_mode: str = "raw"
 
+    def base(self, images: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """The x view alone (tf1) of B images, for objectives whose other view is not geometric."""
+        return to_network_input(geometric(to_float(images), self.tf1, gen), self.input_mode)
+
     def pair(
         self, images: torch.Tensor, repeats: int, gen: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -187,3 +191,62 @@ class PairViews:
         grid = F.affine_grid(theta, [n, c, self.eval.out_size, self.eval.out_size], align_corners=False)
         x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         return to_network_input(x, self.input_mode)
+
+
+def gaussian_noise(x: torch.Tensor, std: float, gen: torch.Generator) -> torch.Tensor:
+    """x + N(0, std²) i.i.d. per element (Peng et al. eq. (5)); any shape, not clamped."""
+    return x + std * torch.randn(x.shape, generator=gen, device=gen.device)
+
+
+def cutout(x: torch.Tensor, min_box: int, max_box: int, gen: torch.Generator) -> torch.Tensor:
+    """Zero one square per image (N×C×H×W): side uniform in [min_box, max_box] pixels, fully inside.
+
+    The reference keeps only the square's centre inside the image (its box can be clipped at the
+    border); keeping the whole box inside makes the masked area exactly side² (docs/methods.md).
+    """
+    n, _, h, w = x.shape
+    dev = gen.device
+    side = torch.randint(min_box, max_box + 1, (n,), generator=gen, device=dev).clamp(max=min(h, w))
+    top = (torch.rand(n, generator=gen, device=dev) * (h - side + 1)).floor().long()
+    left = (torch.rand(n, generator=gen, device=dev) * (w - side + 1)).floor().long()
+    rows, cols = torch.arange(h, device=dev), torch.arange(w, device=dev)
+    in_rows = (rows >= top[:, None]) & (rows < (top + side)[:, None])  # N×H
+    in_cols = (cols >= left[:, None]) & (cols < (left + side)[:, None])  # N×W
+    return x.masked_fill((in_rows[:, :, None] & in_cols[:, None, :])[:, None], 0.0)
+
+
+def beta_sample(n: int, alpha: float, gen: torch.Generator) -> torch.Tensor:
+    """n draws of Beta(α, α), reproducible from ``gen`` without touching the global RNG."""
+    seed = int(torch.randint(2**62, (1,), generator=gen, device=gen.device))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        sample = torch.distributions.Beta(alpha, alpha).sample((n,))
+    return sample.to(gen.device)
+
+
+def mixup(x: torch.Tensor, alpha: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mix each sample with its partner in the reversed batch (x.flip(0), as the reference code).
+
+    Returns (λ x + (1 − λ) x_partner, λ) with per-sample λ ~ Beta(α, α) of shape (N,). Mix the
+    clean posteriors the same way, ``mix_like(p, λ)``, to get Mixup's target.
+    """
+    lam = beta_sample(x.shape[0], alpha, gen)
+    return mix_like(x, lam), lam
+
+
+def mix_like(t: torch.Tensor, lam: torch.Tensor, dim: int = 0) -> torch.Tensor:
+    """λ t + (1 − λ) t reversed along ``dim`` (the batch axis), λ of shape (N,)."""
+    shape = [1] * t.dim()
+    shape[dim] = -1
+    weight = lam.view(shape)
+    return weight * t + (1 - weight) * t.flip(dim)
+
+
+class VectorViews:
+    """Feature vectors (N×D) have no geometric views: the x view and the evaluation view are x."""
+
+    def base(self, vectors: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        return vectors.float()
+
+    def evaluation(self, vectors: torch.Tensor) -> torch.Tensor:
+        return vectors.float()

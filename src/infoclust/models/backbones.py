@@ -1,7 +1,8 @@
 """Backbones (trunks): image N×C×S×S → feature vector N×D.
 
-Each builder takes (in_channels, input_size, width) and returns (module, D); ``width`` is the channel
-count of the first stage, later stages keep the paper's ratios (``None`` = the paper's width).
+Each builder takes (input_shape, width) and returns (module, D): ``input_shape`` is (C, S, S) for
+images or (D_in,) for feature vectors; ``width`` is the channel count of the first stage (the hidden
+size for the MLP), later stages keep the paper's ratios (``None`` = the paper's width).
 """
 from __future__ import annotations
 
@@ -32,33 +33,33 @@ def _conv_stack(cfg: list, in_channels: int, kernel: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def _feature_dim(trunk: nn.Module, in_channels: int, input_size: int) -> int:
+def _feature_dim(trunk: nn.Module, input_shape: tuple[int, ...]) -> int:
     with torch.no_grad():
         was_training = trunk.training
         trunk.eval()
-        dim = trunk(torch.zeros(1, in_channels, input_size, input_size)).shape[1]
+        dim = trunk(torch.zeros(1, *input_shape)).shape[1]
         trunk.train(was_training)
     return dim
 
 
-def vgg6c(in_channels: int, input_size: int, width: int | None = None) -> tuple[nn.Module, int]:
+def vgg6c(input_shape: tuple[int, ...], width: int | None = None) -> tuple[nn.Module, int]:
     """IIC's "6c" trunk: 5×5 convs 64-M-128-M-256-M-512 with BN; 24 px → 3×3×512 = 4608 features."""
     w = width or 64
-    trunk = _conv_stack([w, "M", 2 * w, "M", 4 * w, "M", 8 * w], in_channels, kernel=5)
+    trunk = _conv_stack([w, "M", 2 * w, "M", 4 * w, "M", 8 * w], input_shape[0], kernel=5)
     for m in trunk.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
-    return trunk, _feature_dim(trunk, in_channels, input_size)
+    return trunk, _feature_dim(trunk, input_shape)
 
 
-def cnn_small(in_channels: int, input_size: int, width: int | None = None) -> tuple[nn.Module, int]:
+def cnn_small(input_shape: tuple[int, ...], width: int | None = None) -> tuple[nn.Module, int]:
     """A fast CPU trunk: 3×3 convs w-w-M-2w-2w-M-4w with BN (w = 32), flattened (keeps the layout)."""
     w = width or 32
-    trunk = _conv_stack([w, w, "M", 2 * w, 2 * w, "M", 4 * w], in_channels, kernel=3)
+    trunk = _conv_stack([w, w, "M", 2 * w, 2 * w, "M", 4 * w], input_shape[0], kernel=3)
     for m in trunk.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
-    return trunk, _feature_dim(trunk, in_channels, input_size)
+    return trunk, _feature_dim(trunk, input_shape)
 
 
 class _BasicBlock(nn.Module):
@@ -77,7 +78,7 @@ class _BasicBlock(nn.Module):
         return self.relu(self.body(x) + self.shortcut(x))
 
 
-def resnet34(in_channels: int, input_size: int, width: int | None = None) -> tuple[nn.Module, int]:
+def resnet34(input_shape: tuple[int, ...], width: int | None = None) -> tuple[nn.Module, int]:
     """IIC's "5g" trunk: ResNet-34 stages [3,4,6,3] × 64/128/256/512, global average → 512 features.
 
     The reference pools with a fixed AvgPool(7/5/3) for 96/64/32 px, which equals a global average
@@ -85,7 +86,7 @@ def resnet34(in_channels: int, input_size: int, width: int | None = None) -> tup
     """
     w = width or 64
     layers: list[nn.Module] = [
-        nn.Conv2d(in_channels, w, 3, 1, 1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True),
+        nn.Conv2d(input_shape[0], w, 3, 1, 1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True),
         nn.MaxPool2d(2, stride=2, padding=1),
     ]
     c_in = w
@@ -101,8 +102,21 @@ def resnet34(in_channels: int, input_size: int, width: int | None = None) -> tup
     return trunk, c_in
 
 
-BACKBONES: dict[str, Callable[[int, int, int | None], tuple[nn.Module, int]]] = {
+def mlp(input_shape: tuple[int, ...], width: int | None = None) -> tuple[nn.Module, int]:
+    """IMSAT's encoder for feature vectors: D → 1200 → 1200, each Linear → BN → ReLU."""
+    w = width or 1200
+    trunk = nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(int(torch.tensor(input_shape).prod()), w), nn.BatchNorm1d(w), nn.ReLU(inplace=True),
+        nn.Linear(w, w), nn.BatchNorm1d(w), nn.ReLU(inplace=True),
+    )
+    return trunk, w
+
+
+IMAGE_BACKBONES = ("cnn-small", "vgg6c", "resnet34")
+BACKBONES: dict[str, Callable[[tuple[int, ...], int | None], tuple[nn.Module, int]]] = {
     "cnn-small": cnn_small,
     "vgg6c": vgg6c,
     "resnet34": resnet34,
+    "mlp": mlp,
 }
