@@ -89,3 +89,25 @@ def test_descending_the_loss_increases_agreement():
 def test_shape_mismatch_is_rejected():
     with pytest.raises(ValueError, match="same shape"):
         iic_loss(torch.rand(4, 3), torch.rand(4, 2))
+
+
+def test_marginal_mi_hand_computed():
+    from infoclust.losses import imsat_loss, marginal_mi
+
+    p = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5], [0.5, 0.5]])
+    h_y, h_y_x = marginal_mi(p)
+    assert h_y.item() == pytest.approx(math.log(2), abs=1e-6)  # mean posterior is uniform
+    assert h_y_x.item() == pytest.approx(math.log(2) / 2, abs=1e-6)  # half the rows are uniform
+    assert imsat_loss(p, lam=0.1, mu=4.0).item() == pytest.approx(0.1 * (math.log(2) / 2 - 4 * math.log(2)), abs=1e-6)
+    onehot = torch.eye(5).repeat(3, 1)
+    assert imsat_loss(onehot, 0.1, 4.0).item() == pytest.approx(-0.1 * 4 * math.log(5), abs=1e-5)
+
+
+def test_kl_divergence_hand_computed_and_nonnegative():
+    from infoclust.losses import kl_divergence
+
+    t = torch.tensor([[0.5, 0.5], [1.0, 0.0]])
+    p = torch.tensor([[0.25, 0.75], [0.5, 0.5]])
+    expected = (0.5 * math.log(0.5 / 0.25) + 0.5 * math.log(0.5 / 0.75) + math.log(2)) / 2
+    assert kl_divergence(t, p).item() == pytest.approx(expected, rel=1e-5)
+    assert kl_divergence(p, p).item() == pytest.approx(0.0, abs=1e-7)

@@ -1,68 +1,112 @@
-"""scikit-learn style estimators: ``fit`` / ``predict`` / ``predict_proba`` / ``fit_predict``."""
-from __future__ import annotations
+"""scikit-learn style estimators: ``fit`` / ``predict`` / ``predict_proba`` / ``fit_predict``.
 
-from typing import Any
+``IIC`` clusters images; ``IMSAT`` clusters feature vectors (N×D) — or images — and follows
+scikit-learn's estimator conventions (``sklearn.utils.estimator_checks.check_estimator`` passes,
+see tests/test_api.py). Labels are never used: ``fit(X, y)`` ignores ``y``.
+"""
+from __future__ import annotations
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .config import load_config
 from .data import Dataset
 from .data.arrays import images_from_array
-from .engine import EVAL_CHUNK, Trainer, sample_tensor
+from .engine import EVAL_CHUNK, Trainer
 from .errors import DataError
 
 
-class IIC:
-    """Invariant Information Clustering of an image array.
+class _InfoEstimator(ClusterMixin, BaseEstimator):
+    """Common fit/predict of the information-based methods. ``config``: further config values by
+    dotted key with ``__`` for the dot, e.g. ``{"views__input_size": 16, "model__sub_heads": 10}``.
 
-    ``X``: N×H×W or N×C×H×W (C = 1 or 3, also N×H×W×C), uint8 0..255 or float ([0, 1] or 0..255).
-    Extra keyword arguments are config values by dotted key with ``__`` for the dot, e.g.
-    ``IIC(n_clusters=10, train__epochs=20, views__input_size=16)``; see ``infoclust.config``.
-    After ``fit``: ``labels_`` (N,) cluster of each training image, ``figures_`` (dict; label-free
-    unless ``fit(X, y)`` got labels, which are used for scoring only), ``selected_sub_head_``.
+    After ``fit``: ``labels_`` (N,), ``figures_`` (label-free figures: cluster sizes, sub-head
+    losses), ``selected_sub_head_``, ``config_`` (the resolved ``RunConfig``).
     """
+
+    _method = ""
+    _vectors = False  # whether N×D feature vectors are accepted besides images
 
     def __init__(self, n_clusters: int = 10, random_state: int = 0, epochs: int | None = None,
                  batch_size: int | None = None, lr: float | None = None, device: str = "auto",
-                 verbose: bool = False, **config: Any):
-        self.n_clusters, self.random_state, self.epochs = n_clusters, random_state, epochs
-        self.batch_size, self.lr, self.device, self.verbose = batch_size, lr, device, verbose
+                 verbose: bool = False, config: dict | None = None):
+        self.n_clusters = n_clusters
+        self.random_state = random_state
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.device = device
+        self.verbose = verbose
         self.config = config
 
-    def _dataset(self, X: np.ndarray, y: np.ndarray | None = None) -> Dataset:
-        images = images_from_array(np.asarray(X), "X")
-        if images.ndim != 4:
-            raise DataError(f"X has shape {np.shape(X)}; expected images N×H×W or N×C×H×W (use infoclust.IMSAT for N×D vectors)")
-        labels = None if y is None else np.asarray(y, dtype=np.int64)
-        return Dataset(images, labels, [str(i) for i in range(len(images))], name="array")
+    def _samples(self, X, reset: bool) -> np.ndarray:
+        """uint8 N×C×H×W images or float32 N×D vectors; sets (fit) or checks (predict) the input shape."""
+        if np.ndim(X) in (3, 4):
+            return _images(X, self, reset)
+        if not self._vectors:
+            raise DataError(f"X has shape {np.shape(X)}: {type(self).__name__} clusters images N×H×W or N×C×H×W; "
+                            "use infoclust.IMSAT for N×D vectors")
+        return validate_data(self, X, reset=reset, dtype=np.float32, ensure_min_samples=2).astype(np.float32, copy=False)
 
-    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> "IIC":
+    def fit(self, X, y=None) -> "_InfoEstimator":
+        samples = self._samples(X, reset=True)
+        if len(samples) < max(2, self.n_clusters):
+            raise DataError(f"X has {len(samples)} sample(s); expected at least n_clusters = {self.n_clusters} samples")
         values = {"model__n_clusters": self.n_clusters, "train__epochs": self.epochs, "train__batch_size": self.batch_size,
-                  "train__lr": self.lr, "train__device": self.device, **self.config}  # config keys win
-        cfg = load_config(None, [], method="iic", seed=self.random_state, **values)
-        self.trainer_ = Trainer(cfg, self._dataset(X, y), run=None, progress=self.verbose)
-        self.figures_ = self.trainer_.fit()
+                  "train__lr": self.lr, "train__device": self.device, **(self.config or {})}
+        cfg = load_config(None, [], method=self._method, seed=self.random_state, **values)
+        trainer = Trainer(cfg, Dataset(samples, None, [str(i) for i in range(len(samples))], name="X"),
+                          run=None, progress=self.verbose)
+        self.figures_ = trainer.fit()
+        self.config_, self.method_ = trainer.cfg, trainer.method
         self.selected_sub_head_ = self.figures_["selected_sub_head"]
-        self.labels_ = self.trainer_.posteriors["B"][self.selected_sub_head_].argmax(1)
+        self.labels_ = trainer.posteriors["B"][self.selected_sub_head_].argmax(1)
         return self
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+    def predict_proba(self, X) -> np.ndarray:
         """N×K posteriors of the selected sub-head of the main head."""
-        if not hasattr(self, "trainer_"):
-            raise DataError("this IIC estimator is not fitted yet: call fit(X) first")
-        images = sample_tensor(self._dataset(X))
-        expected = tuple(self.trainer_.images.shape[1:])
-        if tuple(images.shape[1:]) != expected:
-            raise DataError(f"X has images of shape {tuple(images.shape[1:])} (C, H, W); the model was fitted on {expected}")
-        device = self.trainer_.device
-        parts = [self.trainer_.method.predict(images[i:i + EVAL_CHUNK].to(device))["B"][self.selected_sub_head_]
-                 for i in range(0, len(images), EVAL_CHUNK)]
+        check_is_fitted(self, "method_")
+        samples = torch.from_numpy(self._samples(X, reset=False))
+        device = self.method_.device
+        parts = [self.method_.predict(samples[i:i + EVAL_CHUNK].to(device))["B"][self.selected_sub_head_]
+                 for i in range(0, len(samples), EVAL_CHUNK)]
         return torch.cat(parts).float().cpu().numpy()
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """(N,) cluster index of each image."""
+    def predict(self, X) -> np.ndarray:
+        """(N,) cluster index of each sample."""
         return self.predict_proba(X).argmax(1)
 
-    def fit_predict(self, X: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
-        return self.fit(X, y).labels_
+    def fit_predict(self, X, y=None) -> np.ndarray:
+        return self.fit(X).labels_
+
+
+def _images(X, estimator: "_InfoEstimator", reset: bool) -> np.ndarray:
+    images = images_from_array(np.asarray(X), "X")
+    if reset:
+        estimator.image_shape_ = images.shape[1:]
+    elif images.shape[1:] != estimator.image_shape_:
+        raise DataError(f"X has images of shape {images.shape[1:]} (C, H, W); the model was fitted on {estimator.image_shape_}")
+    return images
+
+
+class IIC(_InfoEstimator):
+    """Invariant Information Clustering (Ji et al. 2019) of images.
+
+    ``X``: N×H×W, N×C×H×W or N×H×W×C (C = 1 or 3), uint8 0..255 or float ([0, 1] or 0..255).
+    Settings not given are chosen from the image size as in ``infoclust train`` (docs/methods.md).
+    """
+
+    _method = "iic"
+
+
+class IMSAT(_InfoEstimator):
+    """IMSAT (Hu et al. 2017): max I(X, Y) with a VAT regulariser, IMSAT's own settings by default
+    (MLP D → 1200 → 1200 → K, batch 250, Adam 2e-3, 50 epochs, λ 0.1, μ 4, adaptive ε).
+
+    ``X``: N×D feature vectors (any real numbers), or images as for ``IIC``.
+    """
+
+    _method = "imsat"
+    _vectors = True

@@ -138,7 +138,11 @@ class RunConfig:
 # applied under the user's recipe and overrides.
 PRESETS: dict[str, dict] = {
     "iic": {"objective": {"mi": "paired", "transform": "geometric", "regularizers": []}},
-    "imsat": {"objective": {"mi": "marginal", "regularizers": [{"transform": "vat", "weight": 1.0}]}},
+    # the IMSAT code's settings: one head, batch 250, Adam 2e-3, 50 epochs, λ 0.1, μ 4, adaptive ε
+    "imsat": {"objective": {"mi": "marginal", "regularizers": [{"transform": "vat", "weight": 1.0}],
+                            "transforms": {"vat_adaptive_eps": True}},
+              "model": {"overcluster": 0, "sub_heads": 1},
+              "train": {"head_schedule": "B:1", "batch_size": 250, "lr": 0.002, "epochs": 50}},
     "iic-vat": {"objective": {"mi": "paired", "transform": "geometric",
                               "regularizers": [{"transform": "vat", "weight": 1.0}]}},
 }

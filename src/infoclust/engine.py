@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from .config import RunConfig
 from .data import Dataset, load_dataset
-from .errors import CheckpointError, ConfigError, DataError
+from .errors import CheckpointError, ConfigError, DataError, TrainingError
 from .evaluation import summarize_heads
 from .methods import build_method, resolve_config
 from .runs import RunDir, atomic_write_text
@@ -180,7 +180,8 @@ class Trainer:
                 idx = idx.to(self.device)
                 stats = self.method.train_step(self.images[idx], phase, self.gen, idx)
                 if not math.isfinite(stats["loss"]):
-                    raise FloatingPointError(f"loss became {stats['loss']} at step {self.state.global_step}; try a lower train.lr")
+                    raise TrainingError(f"the loss became {stats['loss']} at step {self.state.global_step}: "
+                                        f"expected a finite loss; try a lower train.lr (now {t.lr})")
                 self.state.elapsed_s += time.perf_counter() - t0
                 self.state.step_in_epoch += 1
                 self.state.global_step += 1
@@ -205,7 +206,7 @@ class Trainer:
                 self.state.epoch += 1
                 self.state.step_in_epoch = 0
             last = self.state.epoch >= t.epochs or self.state.stopped_by_budget
-            if last or self.state.epoch % t.eval_every == 0:
+            if last or (self.run is not None and self.state.epoch % t.eval_every == 0):  # nothing to log to
                 figures = self._log_eval()
                 if "acc" in figures:
                     if self.show_progress:

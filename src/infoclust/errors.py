@@ -5,7 +5,7 @@ class InfoclustError(Exception):
     """Base class: a user-facing problem with input, config or files (never a bug)."""
 
 
-class DataError(InfoclustError):
+class DataError(InfoclustError, ValueError):
     """A dataset, file or array that cannot be read or has the wrong shape/content."""
 
 
@@ -15,3 +15,7 @@ class ConfigError(InfoclustError):
 
 class CheckpointError(InfoclustError):
     """A run folder or checkpoint that is missing, corrupt or incompatible."""
+
+
+class TrainingError(InfoclustError):
+    """Training diverged (e.g. the loss became NaN): a setting to change, named in the message."""

@@ -170,7 +170,13 @@ def build_views(cfg: RunConfig) -> PairViews:
 
 
 def neighbour_distances(x: torch.Tensor, k: int = NEIGHBOUR, chunk: int = 1024) -> torch.Tensor:
-    """Euclidean distance from each row of x (N×D) to its k-th nearest other row, (N,)."""
+    """Euclidean distance from each row of x (N×D) to its k-th nearest other row, (N,).
+
+    With N ≤ k samples the farthest other row is used. IMSAT's code takes index [10] of the sorted
+    distances with the self-distance overwritten by 1000, i.e. the 11th nearest other sample; we
+    use the 10th, as its paper says.
+    """
+    k = min(k, len(x) - 1)
     dist = []
     sq = (x * x).sum(1)
     for start in range(0, len(x), chunk):

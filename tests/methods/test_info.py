@@ -1,0 +1,93 @@
+"""Composition of the MI × transformation × regulariser objective from config."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from infoclust.config import load_config
+from infoclust.data import Dataset, load_dataset
+from infoclust.engine import Trainer
+from infoclust.errors import ConfigError
+from tests.conftest import TINY
+
+TRANSFORMS = ["geometric", "gaussian", "vat", "ivat", "mixup", "cutout"]
+FAST = TINY + ["train.epochs=1", "objective.transforms.cutout_min=2", "objective.transforms.cutout_max=4"]
+
+
+def digits():
+    return load_dataset("digits", progress=False)
+
+
+def one_epoch(overrides, method="iic", data=None):
+    cfg = load_config(None, FAST + overrides, method=method, seed=0)
+    trainer = Trainer(cfg, data or digits(), progress=False)
+    return trainer, trainer.fit()
+
+
+@pytest.mark.parametrize("transform", TRANSFORMS)
+def test_every_transform_inside_the_paired_mi_trains(transform):
+    trainer, figures = one_epoch([f"objective.transform={transform}"])
+    assert all(math.isfinite(x) and -math.log(10) - 1e-4 <= x <= 1e-4 for x in figures["sub_head_loss"])
+
+
+@pytest.mark.parametrize("mi", ["paired", "marginal"])
+@pytest.mark.parametrize("transform", TRANSFORMS)
+def test_every_regulariser_with_both_mi_terms_trains(mi, transform):
+    trainer, figures = one_epoch([f"objective.mi={mi}", f"objective.regularizers=[{{transform: {transform}, weight: 0.5}}]"])
+    assert trainer.cfg.objective.regularizers[0].transform == transform
+    assert all(math.isfinite(x) for x in figures["sub_head_loss"])
+
+
+def test_presets_are_points_of_the_one_objective():
+    iic = load_config(None, [], method="iic").objective
+    imsat = load_config(None, [], method="imsat").objective
+    iic_vat = load_config(None, [], method="iic-vat").objective
+    assert (iic.mi, iic.transform, iic.regularizers) == ("paired", "geometric", [])
+    assert imsat.mi == "marginal" and [r.transform for r in imsat.regularizers] == ["vat"]
+    assert imsat.transforms.vat_adaptive_eps and (imsat.imsat_lambda, imsat.imsat_mu) == (0.1, 4.0)
+    assert iic_vat.mi == "paired" and [r.transform for r in iic_vat.regularizers] == ["vat"]
+    # a user's value wins over the preset
+    assert load_config(None, ["objective.imsat_mu=2"], method="imsat").objective.imsat_mu == 2.0
+
+
+def test_regulariser_changes_the_loss_and_weight_zero_does_not():
+    data = digits()
+    base = Trainer(load_config(None, FAST, seed=0), data, progress=False)
+    x = base.images[:64]
+    losses = {}
+    for name, regs in (("none", "[]"), ("zero", "[{transform: gaussian, weight: 0.0}]"), ("vat", "[{transform: vat, weight: 5.0}]")):
+        t = Trainer(load_config(None, FAST + [f"objective.regularizers={regs}"], seed=0), data, progress=False)
+        t.method.model.train()
+        losses[name] = t.method._losses(x, "B", torch.Generator().manual_seed(1), None).detach()
+    assert torch.allclose(losses["none"], losses["zero"])
+    assert (losses["vat"] > losses["none"]).all()  # KL ≥ 0 adds a positive amount
+
+
+def test_vectors_train_with_an_mlp_and_reject_image_transforms():
+    X = np.random.default_rng(0).normal(size=(200, 5)).astype(np.float32)
+    data = Dataset(X, None, [str(i) for i in range(200)], name="vectors")
+    trainer, figures = one_epoch(["model.n_clusters=3", "train.batch_size=50"], method="imsat", data=data)
+    assert trainer.cfg.model.backbone == "mlp" and sum(figures["cluster_sizes"]) == 200
+    assert trainer.method.radius is not None and (trainer.method.radius > 0).all()
+    with pytest.raises(ConfigError, match="needs images"):
+        one_epoch(["model.n_clusters=3", "objective.regularizers=[{transform: cutout}]"], method="imsat", data=data)
+    with pytest.raises(ConfigError, match="needs images"):
+        one_epoch(["model.n_clusters=3", "model.backbone=vgg6c"], method="imsat", data=data)
+
+
+def test_unknown_names_in_the_objective():
+    with pytest.raises(ConfigError, match="objective.transform = 'rotate'"):
+        one_epoch(["objective.transform=rotate"])
+    with pytest.raises(ConfigError, match="objective.mi = 'joint'"):
+        one_epoch(["objective.mi=joint"])
+    with pytest.raises(ConfigError, match=r"unknown config key 'objective.regularizers\[0\].wieght'"):
+        load_config(None, ["objective.regularizers=[{transform: vat, wieght: 1}]"])
+
+
+def test_adaptive_radius_is_the_distance_to_the_tenth_neighbour():
+    from infoclust.methods.info import neighbour_distances
+
+    x = torch.arange(20, dtype=torch.float32).view(20, 1)  # points 0, 1, ..., 19 on a line
+    d = neighbour_distances(x, k=10, chunk=7)
+    assert d[0] == 10 and d[10] == 5 and d[19] == 10
