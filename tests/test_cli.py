@@ -135,3 +135,22 @@ def test_python_m_entry_point_has_no_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "infoclust", "evaluate", str(tmp_path)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
+
+
+def test_imsat_on_feature_vectors_end_to_end(tmp_path, capsys):
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    data = tmp_path / "vectors.npz"
+    np.savez(data, x=X[:600].astype(np.float32), labels=y[:600])
+    out = tmp_path / "run"
+    args = ["train", "--method", "imsat", "--data", str(data), "--out", str(out), "--quiet",
+            "--set", "train.epochs=8", "--set", "model.width=128", "--set", "train.batch_size=100"]
+    assert main(args) == 0
+    assert main(["evaluate", str(out), "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert figures["n_samples"] == 600 and figures["acc"] > 0.5
+    assert main(["predict", str(out), "--data", str(data), "--out", str(tmp_path / "a.csv"), "--quiet"]) == 0
+    assert len((tmp_path / "a.csv").read_text().splitlines()) == 601
+    assert main(["report", str(out)]) == 0
+    assert (out / "report" / "index.html").is_file() and (out / "report" / "confusion.png").is_file()
