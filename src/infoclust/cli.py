@@ -1,4 +1,4 @@
-"""The ``infoclust`` command: train, evaluate, predict, report, list.
+"""The ``infoclust`` command: train, evaluate, predict, report, grid, list.
 
 Bad input ends in one line ``infoclust: error: ...`` on stderr and exit status 2, never a traceback.
 """
@@ -85,6 +85,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_grid(args: argparse.Namespace) -> int:
+    from .grid import load_grid, run_grid
+
+    spec = load_grid(args.spec)
+    run_grid(spec, args.seeds, args.out, progress=not args.quiet)
+    print(Path(args.out, "table.md").read_text(), end="")
+    print(f"tables: {Path(args.out, 'table.md')} and table.csv")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from .methods import METHODS
     from .models import BACKBONES
@@ -128,6 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="HTML page with cluster grids, confusion matrix and curves")
     p.add_argument("run_dir")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("grid", help="run every row × dataset × seed of a grid spec and tabulate ACC")
+    p.add_argument("spec", help="grid YAML, e.g. configs/peng-table1.yaml")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--out", default="runs/grid", help="folder of the runs and tables; rerun to continue a grid")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_grid)
 
     p = sub.add_parser("list", help="methods, backbones and datasets")
     p.set_defaults(func=cmd_list)

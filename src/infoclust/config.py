@@ -210,10 +210,11 @@ def config_from_dict(data: dict) -> RunConfig:
     return _from_dict(RunConfig, data or {})
 
 
-def _merge(base: dict, update: dict) -> dict:
+def merge_dicts(base: dict, update: dict) -> dict:
+    """Recursive merge: values of ``update`` win, nested mappings are merged."""
     out = dict(base)
     for key, value in update.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        out[key] = merge_dicts(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
     return out
 
 
@@ -226,10 +227,10 @@ def parse_override(text: str) -> dict:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
-    return _nested(key.strip(), value)
+    return nested(key.strip(), value)
 
 
-def _nested(key: str, value: Any) -> dict:
+def nested(key: str, value: Any) -> dict:
     """``("a.b", v)`` → ``{"a": {"b": v}}``."""
     for part in reversed(key.split(".")):
         value = {part: value}
@@ -263,17 +264,17 @@ def load_config(path: str | Path | None = None, overrides: list[str] = (), **top
     """
     data: dict = read_yaml(path) if path else {}
     for text in overrides:
-        data = _merge(data, parse_override(text))
+        data = merge_dicts(data, parse_override(text))
     for key, value in top.items():
         if value is not None:
-            data = _merge(data, _nested(key.replace("__", "."), value))
+            data = merge_dicts(data, nested(key.replace("__", "."), value))
     section, method = data.get("data"), data.get("method", "iic")
     if path is None and isinstance(section, dict) and isinstance(section.get("name"), str):
         recipe = bundled_recipe(method, section["name"])
         if recipe is not None:
-            data = _merge(read_yaml(recipe), data)
+            data = merge_dicts(read_yaml(recipe), data)
     if method in PRESETS:
-        data = _merge(PRESETS[method], data)
+        data = merge_dicts(PRESETS[method], data)
     return config_from_dict(data)
 
 
