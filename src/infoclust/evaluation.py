@@ -57,7 +57,7 @@ def summarize_heads(
         "n_samples": int(n),
         "n_clusters": int(k),
         "selected_sub_head": best,
-        "selection": "lowest IIC loss on training views (no labels)",
+        "selection": "lowest loss of the MI term on training views (no labels)",
         "sub_head_loss": [float(x) for x in sub_head_loss],
         "cluster_sizes": np.bincount(pred, minlength=k).tolist(),
     }
