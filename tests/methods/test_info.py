@@ -59,9 +59,11 @@ def test_regulariser_changes_the_loss_and_weight_zero_does_not():
     for name, regs in (("none", "[]"), ("zero", "[{transform: gaussian, weight: 0.0}]"), ("vat", "[{transform: vat, weight: 5.0}]")):
         t = Trainer(load_config(None, FAST + [f"objective.regularizers={regs}"], seed=0), data, progress=False)
         t.method.model.train()
-        losses[name] = t.method._losses(x, "B", torch.Generator().manual_seed(1), None).detach()
-    assert torch.allclose(losses["none"], losses["zero"])
-    assert (losses["vat"] > losses["none"]).all()  # KL ≥ 0 adds a positive amount
+        for head in ("A", "B"):
+            losses[name, head] = t.method._losses(x, head, torch.Generator().manual_seed(1), None).detach()
+    assert torch.allclose(losses["none", "B"], losses["zero", "B"])
+    assert (losses["vat", "B"] > losses["none", "B"]).all()  # KL ≥ 0 adds a positive amount
+    assert torch.allclose(losses["vat", "A"], losses["none", "A"])  # regularisers act on the main head only
 
 
 def test_vectors_train_with_an_mlp_and_reject_image_transforms():

@@ -261,6 +261,7 @@ class InfoClustering:
         """The objective of each sub-head (h,) for one batch."""
         o, r = self.cfg.objective, self.cfg.train.repeats
         predict = self._predictor(head)
+        regularize = regularize and head == MAIN  # as Peng et al.'s code: regularisers on the main head only
         geometric = (o.mi == "paired" and o.transform == "geometric") or \
             (regularize and any(reg.transform == "geometric" for reg in o.regularizers))
         if geometric:
