@@ -110,7 +110,7 @@ class Trainer:
                             f"the run '{self.run.root}' was trained on {tuple(ckpt['image_shape'])}")
         try:
             self.method.load_state_dict(ckpt["method"])
-            self.gen.set_state(ckpt["generator"].cpu() if self.device.type == "cpu" else ckpt["generator"])
+            self.gen.set_state(ckpt["generator"].cpu())  # generator states are CPU byte tensors on every device
             self.state = Progress(**ckpt["progress"])
             self.last_eval = json.loads(ckpt.get("last_eval", "{}"))
             self.pending_losses = ckpt["pending_losses"].tolist()
