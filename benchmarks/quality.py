@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 from datetime import date
 from pathlib import Path
 
@@ -21,6 +20,8 @@ import numpy as np
 from infoclust.config import load_config
 from infoclust.engine import train
 from infoclust.runs import RunDir
+
+from machine import describe
 
 
 def run_seed(args: argparse.Namespace, seed: int) -> tuple[dict, list[dict]]:
@@ -53,7 +54,7 @@ def main() -> None:
         rows.append((seed, figures))
         curves[seed] = [(round(e["time_s"] / 60, 1), round(e["acc"], 3)) for e in evals if "acc" in e]
 
-    print(f"{args.method} on {args.data}, {date.today()}, {platform.machine()} CPU, seeds {args.seeds}\n")
+    print(f"{args.method} on {args.data}, {date.today()}, {describe()}, seeds {args.seeds}\n")
     print("| seed | ACC | NMI | ARI | mean ACC over sub-heads | epochs | train time (min) |")
     print("|---|---|---|---|---|---|---|")
     for seed, f in rows:

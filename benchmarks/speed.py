@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 
 import torch
@@ -24,6 +23,8 @@ from infoclust.config import load_config
 from infoclust.losses import iic_loss
 from infoclust.methods import build_method, resolve_config
 from infoclust.views import color_jitter, geometric
+
+from machine import describe
 
 
 def timed(fn, steps: int, warmup: int) -> float:
@@ -97,7 +98,7 @@ def main() -> None:
     out = {
         "backbone": args.backbone, "width": args.width, "input_size": s, "batch": args.batch,
         "repeats": args.repeats, "channels_last": args.channels_last, "threads": torch.get_num_threads(),
-        "cpu": platform.processor() or platform.machine(), "torch": torch.__version__,
+        "machine": describe(), "torch": torch.__version__,
         "step_img_s": round(n_images / step_s, 1), "bare_img_s": round(n_images / bare_s, 1),
         "ratio": round(bare_s / step_s, 3),
     }

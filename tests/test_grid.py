@@ -1,12 +1,15 @@
 import csv
 
+import numpy as np
 import pytest
 import yaml
+from sklearn.datasets import load_digits
 
 from infoclust import engine
 from infoclust.cli import main
 from infoclust.errors import ConfigError
-from infoclust.grid import load_grid
+from infoclust.config import load_config
+from infoclust.grid import cell_config, finished_cells, load_grid, write_tables
 
 SPEC = {
     "base": {"views": {"input_size": 8, "tf1_crops": [8], "tf2_crops": [6, 7, 8], "eval_crop": 8},
@@ -62,6 +65,39 @@ def test_grid_runs_every_cell_writes_tables_and_resumes(tmp_path, monkeypatch, c
     assert main(["grid", str(spec), "--seeds", "0", "1", "--out", str(out), "--quiet"]) == 0
     assert calls == [(str(out / "i-y" / "digits" / "s1"), True)]
     assert (out / "table.md").read_text() == table
+    runs = list(csv.DictReader((out / "cells.csv").open()))
+    assert [(r["row"], r["seed"]) for r in runs] == [("I(Y,Ỹ)", "0"), ("I(Y,Ỹ)", "1"),
+                                                     ("I(X,Y) + KL Gauss", "0"), ("I(X,Y) + KL Gauss", "1")]
+    assert all(0 < float(r["acc"]) <= 1 and 0 <= float(r["nmi"]) <= 1 for r in runs)
+
+
+def test_grids_run_per_dataset_meet_in_one_table(tmp_path, capsys):
+    """Columns run separately, with different seeds, share OUT; a cell with fewer seeds than its
+    column says so; the recipe file lies under every cell."""
+    digits = load_digits()
+    half = tmp_path / "half.npz"
+    np.savez(half, images=(digits.images[::2] * 16).astype(np.uint8), labels=digits.target[::2])
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump({"method": "iic", "views": {"rotation": 10.0}, "train": {"lr": 2e-3}}))
+    spec = write_spec(tmp_path, dict(SPEC, recipe="recipe.yaml", datasets=["digits", str(half)]))
+    out = tmp_path / "out"
+    assert main(["grid", str(spec), "--datasets", "digits", "--seeds", "0", "1", "--out", str(out), "--quiet"]) == 0
+    assert main(["grid", str(spec), "--datasets", str(half), "--seeds", "0", "--out", str(out), "--quiet"]) == 0
+    table = (out / "table.md").read_text()
+    assert "(digits: 0, 1; " + str(half) + ": 0)" in table and "(1 seed)" not in table
+    runs = list(csv.DictReader((out / "cells.csv").open()))
+    assert sorted((r["row"], r["dataset"], r["seed"]) for r in runs) == sorted(
+        [(row, "digits", seed) for row in ("I(Y,Ỹ)", "I(X,Y) + KL Gauss") for seed in "01"]
+        + [(row, str(half), "0") for row in ("I(Y,Ỹ)", "I(X,Y) + KL Gauss")])
+    config = (out / "i-y" / "digits" / "s0" / "config.yaml").read_text()
+    # the recipe lies under base and per-dataset values: its rotation stays, its lr is base's
+    assert "rotation: 10.0" in config and "lr: 0.001" in config and "batch_size: 128" in config
+    # a run that has not finished is left out, and its cell says how many seeds it has
+    (out / "i-x-y-kl-gauss" / "digits" / "s1" / "summary.json").unlink()
+    loaded = load_grid(spec)
+    write_tables(loaded, finished_cells(loaded, out), out)
+    assert "(1 seed)" in (out / "table.md").read_text()
+    assert main(["grid", str(spec), "--datasets", "cifar10", "--out", str(out)]) == 2
+    assert "dataset(s) cifar10 not in the spec" in capsys.readouterr().err
 
 
 def test_bad_grid_specs_are_rejected_before_anything_runs(tmp_path):
@@ -77,3 +113,19 @@ def test_bad_grid_specs_are_rejected_before_anything_runs(tmp_path):
 def test_the_shipped_peng_spec_is_valid():
     spec = load_grid("configs/peng-table1.yaml")
     assert len(spec.rows) == 17 and spec.datasets == ["digits", "fashion-mnist"]
+    # the iic-vat preset is the grid's "I(Y,Ỹ) + KL VAT" cell
+    row = next(r for r in spec.rows if r.name == "I(Y,Ỹ) + KL VAT")
+    cell = cell_config(spec, row, "digits", 0).objective
+    preset = load_config(None, [], method="iic-vat").objective
+    assert cell.regularizers == preset.regularizers
+    assert [(t.vat_eps, t.vat_prop_eps, t.vat_adaptive_eps) for t in (cell.transforms, preset.transforms)] == [(8.0, 0.25, False)] * 2
+
+
+def test_the_shipped_iic_vat_comparison_spec_uses_the_cpu_recipe():
+    spec = load_grid("configs/iic-vat-fashion-mnist.yaml")
+    iic, iic_vat = (cell_config(spec, row, "fashion-mnist", 0) for row in spec.rows)
+    recipe = load_config("configs/iic-fashion-mnist-cpu.yaml", [])
+    for cfg in (iic, iic_vat):
+        assert (cfg.model, cfg.views) == (recipe.model, recipe.views)
+        assert cfg.train.budget_minutes == 10 and cfg.train.lr == recipe.train.lr
+    assert iic.objective.regularizers == [] and [r.transform for r in iic_vat.objective.regularizers] == ["vat"]

@@ -89,9 +89,9 @@ def cmd_grid(args: argparse.Namespace) -> int:
     from .grid import load_grid, run_grid
 
     spec = load_grid(args.spec)
-    run_grid(spec, args.seeds, args.out, progress=not args.quiet)
+    run_grid(spec, args.seeds, args.out, datasets=args.datasets, progress=not args.quiet)
     print(Path(args.out, "table.md").read_text(), end="")
-    print(f"tables: {Path(args.out, 'table.md')} and table.csv")
+    print(f"tables: {Path(args.out, 'table.md')}, table.csv and cells.csv (one line per run)")
     return 0
 
 
@@ -142,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("grid", help="run every row × dataset × seed of a grid spec and tabulate ACC")
     p.add_argument("spec", help="grid YAML, e.g. configs/peng-table1.yaml")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--datasets", nargs="+", help="run only these columns of the spec (the tables still show every finished run)")
     p.add_argument("--out", default="runs/grid", help="folder of the runs and tables; rerun to continue a grid")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_grid)
