@@ -76,7 +76,7 @@ def main() -> None:
                              f"train.repeats={args.repeats}", f"train.channels_last={args.channels_last}",
                              "train.device=cpu"] + ([f"model.width={args.width}"] if args.width else []))
     cfg = resolve_config(cfg, (1, size, size), 10)
-    method = build_method(cfg, 1, torch.device("cpu"))
+    method = build_method(cfg, (1, size, size), torch.device("cpu"))
     images = torch.randint(0, 256, (args.batch, 1, size, size), dtype=torch.uint8)
     gen = torch.Generator().manual_seed(0)
     n_images = args.batch * (1 + args.repeats)  # network inputs per step

@@ -1,0 +1,34 @@
+"""The benchmark scripts still run against the library (tiny settings: figures are not checked here,
+only that each script finishes and prints what docs/RESULTS.md quotes)."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def run_script(name: str, *args: str) -> str:
+    done = subprocess.run([sys.executable, str(BENCHMARKS / name), *args], capture_output=True, text=True,
+                          cwd=BENCHMARKS, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_speed_prints_one_json_object_with_both_rates():
+    out = run_script("speed.py", "--json", "--backbone", "cnn-small", "--width", "8", "--image-size", "16",
+                     "--batch", "16", "--repeats", "2", "--steps", "1", "--warmup", "0",
+                     "--compare-dataloader", "--workers", "0")
+    figures = json.loads(out)
+    assert figures["batch"] == 16 and figures["repeats"] == 2
+    assert figures["step_img_s"] > 0 and figures["bare_img_s"] > 0 and figures["dataloader_img_s"] > 0
+    assert abs(figures["ratio"] - figures["step_img_s"] / figures["bare_img_s"]) < 0.01
+
+
+def test_quality_trains_each_seed_and_prints_the_table(tmp_path):
+    from tests.conftest import TINY
+
+    sets = [arg for item in TINY + ["train.epochs=1"] for arg in ("--set", item)]
+    out = run_script("quality.py", "--data", "digits", "--seeds", "0", "1", "--out", str(tmp_path), "--quiet", *sets)
+    assert "| 0 | " in out and "| 1 | " in out and "ACC: mean" in out
+    assert (tmp_path / "s0" / "summary.json").is_file() and (tmp_path / "s1" / "summary.json").is_file()
