@@ -4,7 +4,7 @@
     python benchmarks/quality.py --data fashion-mnist --config configs/iic-fashion-mnist-cpu.yaml \
         --seeds 0 1 2 --out bench-runs/fmnist          # rerun the same command to resume
 
-Each seed trains into OUT/sSEED. A run that stopped (killed, session ended) is continued with
+Each seed trains into OUT/sSEED; OUT/acc-vs-time.png draws every seed's ACC against training time. A run that stopped (killed, session ended) is continued with
 ``--resume`` semantics; a finished one is only read. ``train.budget_minutes`` in the config (or
 ``--set``) bounds the training time of each run; evaluation time is not counted in the budget.
 """
@@ -19,6 +19,7 @@ import numpy as np
 
 from infoclust.config import load_config
 from infoclust.engine import train
+from infoclust.report import plot_acc_over_time
 from infoclust.runs import RunDir
 
 from machine import describe
@@ -46,6 +47,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", required=True)
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--target", type=float, help="ACC to draw as a dashed line in OUT/acc-vs-time.png")
     args = parser.parse_args()
 
     rows, curves = [], {}
@@ -66,6 +68,10 @@ def main() -> None:
     print("\n\nACC against training time (minutes, ACC):")
     for seed, curve in curves.items():
         print(f"- seed {seed}: " + ", ".join(f"{t}→{a}" for t, a in curve))
+    picture = Path(args.out) / "acc-vs-time.png"
+    plot_acc_over_time(picture, [{"run": f"seed {seed}", "minutes": t, "acc": a} for seed, curve in curves.items()
+                                 for t, a in curve], f"{args.method} on {args.data}", args.target)
+    print(f"\npicture: {picture}")
 
 
 if __name__ == "__main__":

@@ -32,3 +32,4 @@ def test_quality_trains_each_seed_and_prints_the_table(tmp_path):
     out = run_script("quality.py", "--data", "digits", "--seeds", "0", "1", "--out", str(tmp_path), "--quiet", *sets)
     assert "| 0 | " in out and "| 1 | " in out and "ACC: mean" in out
     assert (tmp_path / "s0" / "summary.json").is_file() and (tmp_path / "s1" / "summary.json").is_file()
+    assert (tmp_path / "acc-vs-time.png").stat().st_size > 1000

@@ -9,6 +9,7 @@ from infoclust.report import (
     MAX_ROWS,
     hungarian_row_order,
     mosaic,
+    plot_acc_over_time,
     row_label,
     top_members,
     write_report,
@@ -170,3 +171,20 @@ def test_report_rejects_mismatched_lengths(tmp_path):
     images, labels, assignments, confidence = make_data()
     with pytest.raises(ValueError, match="confidence"):
         write_report(RunDir(tmp_path / "run"), images, labels, assignments, confidence[:-1], {"n_clusters": 3})
+
+
+def colour_pixels(path, rgb, tol: int = 40) -> int:
+    with Image.open(path) as im:
+        pixels = np.asarray(im.convert("RGB")).astype(int)
+    return int((np.abs(pixels - np.array(rgb)).sum(-1) < tol).sum())
+
+
+def test_acc_over_time_draws_one_line_per_run(tmp_path):
+    records = [{"run": f"seed {s}", "minutes": t, "acc": 0.5 + 0.01 * t + 0.05 * s} for s in (0, 1) for t in range(0, 60, 6)]
+    path = tmp_path / "acc.png"
+    plot_acc_over_time(path, records, "iic on fashion-mnist", target=0.657)
+    png_size(path)
+    blue, orange = (31, 119, 180), (255, 127, 14)  # matplotlib's first two line colours
+    assert colour_pixels(path, blue) > 200 and colour_pixels(path, orange) > 200
+    plot_acc_over_time(path, records[:10], "one run")  # the file is replaced, one line only
+    assert colour_pixels(path, blue) > 200 and colour_pixels(path, orange) < 20

@@ -220,6 +220,22 @@ def plot_curves(path: Path, records: list[dict], sizes: np.ndarray) -> bool:
     return has_scores
 
 
+def plot_acc_over_time(path: Path, records: list[dict], title: str, target: float | None = None) -> None:
+    """ACC against training minutes, one line per ``run`` value; ``records``: dicts with ``run``,
+    ``minutes`` and ``acc``; ``target``: a dashed horizontal line (e.g. a paper's figure)."""
+    fig = Figure(figsize=(7, 4))
+    ax = fig.add_subplot()
+    _plot_lines(ax, records, "minutes", {"acc": "ACC"}, group="run")
+    if target is not None:
+        ax.axhline(target, color="black", linestyle="--", linewidth=1, label=f"target {target:g}")
+    ax.set(xlabel="training time (minutes)", ylabel="ACC (selected sub-head)", title=title)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    _save(fig, path)
+
+
 # ----------------------------------------------------------------------------- page
 
 def _fmt(value: float) -> str:
