@@ -19,10 +19,9 @@ import numpy as np
 
 from infoclust.config import load_config
 from infoclust.engine import train
+from infoclust.machine import describe
 from infoclust.report import plot_acc_over_time
 from infoclust.runs import RunDir
-
-from machine import describe
 
 
 def run_seed(args: argparse.Namespace, seed: int) -> tuple[dict, list[dict]]:

@@ -21,10 +21,9 @@ from torch.utils.data import DataLoader, Dataset
 
 from infoclust.config import load_config
 from infoclust.losses import iic_loss
+from infoclust.machine import describe
 from infoclust.methods import build_method, resolve_config
 from infoclust.views import color_jitter, geometric
-
-from machine import describe
 
 
 def timed(fn, steps: int, warmup: int) -> float:

@@ -33,3 +33,15 @@ def test_quality_trains_each_seed_and_prints_the_table(tmp_path):
     assert "| 0 | " in out and "| 1 | " in out and "ACC: mean" in out
     assert (tmp_path / "s0" / "summary.json").is_file() and (tmp_path / "s1" / "summary.json").is_file()
     assert (tmp_path / "acc-vs-time.png").stat().st_size > 1000
+
+
+def test_make_vectors_writes_digits_as_sklearn_gives_them(tmp_path):
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    out = run_script("make_vectors.py", "digits", str(tmp_path / "v.npz"))
+    assert "1797 × 64 vectors, with labels" in out
+    stored = np.load(tmp_path / "v.npz")
+    x, y = load_digits(return_X_y=True)
+    assert stored["images"].dtype == np.float32 and np.array_equal(stored["images"], x) and np.array_equal(stored["labels"], y)
+    assert [p.name for p in tmp_path.iterdir()] == ["v.npz"]  # no temporary file left

@@ -58,6 +58,34 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, tiny_overrid
     assert log("cut") == log("full")  # same lines, same losses, none duplicated
 
 
+def test_resume_before_the_first_checkpoint_starts_over_with_a_clean_log(tmp_path, tiny_overrides, monkeypatch):
+    cfg = load_config(None, tiny_overrides + ["train.epochs=1", "train.checkpoint_every=1000"], seed=3)
+    full = train(cfg, tmp_path / "full", progress=False)
+
+    from infoclust.methods.info import InfoClustering as IIC
+    original = IIC.train_step
+    calls = {"n": 0}
+
+    def dying_step(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 13:  # after the first log line (step 10), before any checkpoint
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(IIC, "train_step", dying_step)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "cut", progress=False)
+    assert not RunDir(tmp_path / "cut").has_checkpoint() and RunDir(tmp_path / "cut").read_metrics()
+    monkeypatch.setattr(IIC, "train_step", original)
+    resumed = train(None, tmp_path / "cut", resume=True, progress=False)
+    assert resumed["acc"] == full["acc"]
+
+    def lines(run):  # timings differ between runs; what was logged, and in which order, must not
+        return [(r["kind"], r["step"], r.get("loss"), r.get("acc")) for r in RunDir(tmp_path / run).read_metrics()]
+
+    assert lines("cut") == lines("full")  # the killed attempt's line at step 10 is gone, not doubled
+
+
 def test_same_seed_same_numbers_other_seed_other_numbers(tiny_overrides):
     data = load_dataset("digits", progress=False)
     a = Trainer(load_config(None, tiny_overrides, seed=1), data, progress=False).fit()
@@ -79,7 +107,8 @@ def test_checkpoints_are_written_during_the_run_and_load_safely(tmp_path, tiny_o
     run = RunDir(tmp_path / "r")
     records = run.read_metrics()
     assert [r["epoch"] for r in records if r["kind"] == "eval"] == [1, 2]
-    assert json.loads((tmp_path / "r" / "summary.json").read_text())["epoch"] == 2
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["epoch"] == 2 and "cores, torch" in summary["machine"]  # the machine that ran it
     assert not list((tmp_path / "r" / "checkpoint").glob("*.tmp"))
 
 

@@ -68,7 +68,7 @@ def test_grid_runs_every_cell_writes_tables_and_resumes(tmp_path, monkeypatch, c
     runs = list(csv.DictReader((out / "cells.csv").open()))
     assert [(r["row"], r["seed"]) for r in runs] == [("I(Y,Ỹ)", "0"), ("I(Y,Ỹ)", "1"),
                                                      ("I(X,Y) + KL Gauss", "0"), ("I(X,Y) + KL Gauss", "1")]
-    assert all(0 < float(r["acc"]) <= 1 and 0 <= float(r["nmi"]) <= 1 for r in runs)
+    assert all(0 < float(r["acc"]) <= 1 and 0 <= float(r["nmi"]) <= 1 and "cores" in r["machine"] for r in runs)
 
 
 def test_grids_run_per_dataset_meet_in_one_table(tmp_path, capsys):

@@ -21,6 +21,7 @@ from .config import RunConfig
 from .data import Dataset, load_dataset
 from .errors import CheckpointError, ConfigError, DataError, TrainingError
 from .evaluation import summarize_heads
+from .machine import describe
 from .methods import build_method, resolve_config
 from .runs import RunDir, atomic_write_text
 
@@ -216,8 +217,9 @@ class Trainer:
         bar.close()
         if not self.last_eval:
             self._log_eval()
-        if self.run is not None:
-            atomic_write_text(self.run.root / "summary.json", json.dumps(self.last_eval, indent=2))
+        if self.run is not None:  # the summary also names the machine that finished the run
+            summary = {**self.last_eval, "machine": describe(self.device)}
+            atomic_write_text(self.run.root / "summary.json", json.dumps(summary, indent=2))
         return self.last_eval
 
 
@@ -233,6 +235,8 @@ def train(cfg: RunConfig, out: str | Path, resume: bool = False, progress: bool 
         trainer = Trainer(cfg, load_data(cfg, progress), run, progress)
         if run.has_checkpoint():
             trainer.restore()
+        else:  # stopped before its first checkpoint: it starts over, so its old log lines go
+            run.truncate_metrics(0)
     else:
         run = RunDir(out)
         if run.config_path.exists():

@@ -132,7 +132,7 @@ def run_grid(spec: GridSpec, seeds: list[int], out: str | Path, datasets: list[s
     return finished_cells(spec, out)
 
 
-CELL_FIGURES = ("acc", "nmi", "ari", "acc_mean", "acc_std", "epoch", "time_s")
+CELL_FIGURES = ("acc", "nmi", "ari", "acc_mean", "acc_std", "epoch", "time_s", "machine")
 
 
 def write_tables(spec: GridSpec, cells: dict, out: Path) -> None:
