@@ -3,6 +3,7 @@ import json
 import pytest
 import torch
 
+from infoclust.cli import main
 from infoclust.config import load_config
 from infoclust.data import load_dataset
 from infoclust.engine import Trainer, train
@@ -99,6 +100,37 @@ def test_budget_stops_early_and_is_recorded(tmp_path, tiny_overrides):
     figures = train(cfg, tmp_path / "b", progress=False)
     assert figures["epoch"] < 1000 and 1.2 <= figures["time_s"] < 10
     assert RunDir(tmp_path / "b").load_checkpoint()["progress"]["stopped_by_budget"]
+
+
+def one_second_per_step(monkeypatch):
+    """A clock that advances 1 s per call: each training step then takes exactly 1 s of budget."""
+    from infoclust import engine
+
+    ticks = iter(range(10**9))
+    monkeypatch.setattr(engine.time, "perf_counter", lambda: float(next(ticks)))
+
+
+@pytest.mark.parametrize("budget_steps, reported_step", [(40, 28), (70, 70)])
+def test_a_budget_that_cuts_an_over_clustering_pass_reports_the_last_main_pass(
+        tmp_path, tiny_overrides, monkeypatch, capsys, budget_steps, reported_step):
+    """Schedule B, A, B, …; 28 steps a pass (1797 digits / 64). A budget of 40 steps ends inside the
+    first A pass: the model reported (and kept) is the one the B pass left at step 28, exactly the
+    model of a one-pass run. A budget of 70 ends inside a B pass: that model is reported as it is."""
+    overrides = tiny_overrides + ["train.head_schedule=B:1,A:1", "train.checkpoint_every=1000"]
+    one_pass = train(load_config(None, overrides + ["train.epochs=1"], seed=0), tmp_path / "one", progress=False)
+    one_second_per_step(monkeypatch)
+    cfg = load_config(None, overrides + ["train.epochs=100", f"train.budget_minutes={budget_steps / 60}"], seed=0)
+    cut = train(cfg, tmp_path / "cut", progress=False)
+    assert cut["step"] == budget_steps and cut["model_step"] == reported_step
+    same = [torch.equal(t, weights(tmp_path / "cut")[name]) for name, t in weights(tmp_path / "one").items()]
+    if reported_step == 28:
+        assert all(same) and cut["acc"] == one_pass["acc"] and cut["sub_head_loss"] == one_pass["sub_head_loss"]
+    else:
+        assert not all(same)
+    # evaluating the run later reads the same model from its checkpoint
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "cut"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["acc"] == cut["acc"]
 
 
 def test_checkpoints_are_written_during_the_run_and_load_safely(tmp_path, tiny_overrides):

@@ -7,6 +7,7 @@ reproduces an uninterrupted one on the same machine.
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 import time
@@ -26,6 +27,7 @@ from .methods import build_method, resolve_config
 from .runs import RunDir, atomic_write_text
 
 LOG_EVERY = 10  # steps between "train" lines in metrics.jsonl
+MAIN, OVER = "B", "A"  # the reported head and the over-clustering head of every method's predict()
 EVAL_CHUNK = 1024  # images per forward pass during evaluation
 
 
@@ -60,6 +62,7 @@ class Progress:
     global_step: int = 0
     elapsed_s: float = 0.0
     stopped_by_budget: bool = False
+    reported_step: int | None = None  # the step whose model is reported, when not the last one
 
 
 class Trainer:
@@ -77,6 +80,8 @@ class Trainer:
         self.method.prepare(self.images)
         self.gen = _generator(self.device, self.cfg.seed + 1)
         self.state = Progress()
+        self.main_state: dict | None = None  # the method at the end of the last main-head pass (see fit)
+        self.main_step = 0  # the global step of that state
         self.last_eval: dict = {}
         self.pending_losses: list[float] = []  # losses since the last "train" log line
 
@@ -100,6 +105,7 @@ class Trainer:
             "last_eval": json.dumps(self.last_eval),
             "pending_losses": torch.tensor(self.pending_losses, dtype=torch.float64),
             "image_shape": list(self.images.shape[1:]),
+            **({"main_state": self.main_state, "main_step": self.main_step} if self.main_state is not None else {}),
         })
 
     def restore(self) -> None:
@@ -115,6 +121,7 @@ class Trainer:
             self.state = Progress(**ckpt["progress"])
             self.last_eval = json.loads(ckpt.get("last_eval", "{}"))
             self.pending_losses = ckpt["pending_losses"].tolist()
+            self.main_state, self.main_step = ckpt.get("main_state"), int(ckpt.get("main_step", 0))
         except (KeyError, RuntimeError, TypeError) as exc:
             raise CheckpointError(f"checkpoint '{self.run.checkpoint_path}' does not match this run's config: {str(exc).splitlines()[0][:200]}") from None
         self.run.truncate_metrics(ckpt["metrics_bytes"])
@@ -151,12 +158,13 @@ class Trainer:
             losses.append(self.method.selection_loss(self.images[idx], sel_gen, idx).cpu())
         sub_head_loss = torch.stack(losses).mean(0).numpy()
         self.posteriors = posteriors
-        return summarize_heads(posteriors, sub_head_loss, self.labels, main="B", over="A")
+        return summarize_heads(posteriors, sub_head_loss, self.labels, main=MAIN, over=OVER)
 
     def _log_eval(self) -> dict:
         t0 = time.perf_counter()
         figures = self.evaluate()
         figures.update(epoch=self.state.epoch, step=self.state.global_step,
+                       model_step=self.state.global_step if self.state.reported_step is None else self.state.reported_step,
                        time_s=round(self.state.elapsed_s, 2), eval_s=round(time.perf_counter() - t0, 2))
         self.last_eval = figures
         if self.run is not None:
@@ -175,6 +183,9 @@ class Trainer:
         seen, window_start = 0, time.perf_counter()
         while self.state.epoch < t.epochs and not self.state.stopped_by_budget:
             order, phase = self._order(self.state.epoch), self.method.phase(self.state.epoch)
+            if phase != MAIN and self.state.step_in_epoch == 0 and self.state.epoch > 0 \
+                    and self.method.phase(self.state.epoch - 1) == MAIN:
+                self.main_state, self.main_step = copy.deepcopy(self.method.state_dict()), self.state.global_step
             while self.state.step_in_epoch < self.steps_per_epoch:
                 t0 = time.perf_counter()
                 idx = order[self.state.step_in_epoch * t.batch_size:(self.state.step_in_epoch + 1) * t.batch_size]
@@ -206,6 +217,11 @@ class Trainer:
             if not self.state.stopped_by_budget:
                 self.state.epoch += 1
                 self.state.step_in_epoch = 0
+            elif phase != MAIN and self.main_state is not None:
+                # the budget cut a pass of another head, which moves the trunk under the main head:
+                # report (and keep) the model as the last main-head pass left it; no labels involved
+                self.method.load_state_dict(self.main_state)
+                self.state.reported_step = self.main_step
             last = self.state.epoch >= t.epochs or self.state.stopped_by_budget
             if last or (self.run is not None and self.state.epoch % t.eval_every == 0):  # nothing to log to
                 figures = self._log_eval()
