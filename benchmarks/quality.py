@@ -4,8 +4,9 @@
     python benchmarks/quality.py --data fashion-mnist --config configs/iic-fashion-mnist-cpu.yaml \
         --seeds 0 1 2 --out bench-runs/fmnist          # rerun the same command to resume
 
-Each seed trains into OUT/sSEED; OUT/acc-vs-time.png draws every seed's ACC against training time. A run that stopped (killed, session ended) is continued with
-``--resume`` semantics; a finished one is only read. ``train.budget_minutes`` in the config (or
+Each seed trains into OUT/sSEED; OUT/acc-vs-time.png draws every seed's ACC against training
+time. A run that stopped (killed, session ended) is continued with ``--resume`` semantics; a
+finished one is only read. ``train.budget_minutes`` in the config (or
 ``--set``) bounds the training time of each run; evaluation time is not counted in the budget.
 """
 from __future__ import annotations

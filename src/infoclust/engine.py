@@ -23,11 +23,10 @@ from .data import Dataset, load_dataset
 from .errors import CheckpointError, ConfigError, DataError, TrainingError
 from .evaluation import summarize_heads
 from .machine import describe
-from .methods import build_method, resolve_config
+from .methods import MAIN, OVER, build_method, resolve_config
 from .runs import RunDir, atomic_write_text
 
 LOG_EVERY = 10  # steps between "train" lines in metrics.jsonl
-MAIN, OVER = "B", "A"  # the reported head and the over-clustering head of every method's predict()
 EVAL_CHUNK = 1024  # images per forward pass during evaluation
 
 
@@ -80,8 +79,7 @@ class Trainer:
         self.method.prepare(self.images)
         self.gen = _generator(self.device, self.cfg.seed + 1)
         self.state = Progress()
-        self.main_state: dict | None = None  # the method at the end of the last main-head pass (see fit)
-        self.main_step = 0  # the global step of that state
+        self.main_snapshot: tuple[int, dict] | None = None  # (step, method state) after the last main pass (see fit)
         self.last_eval: dict = {}
         self.pending_losses: list[float] = []  # losses since the last "train" log line
 
@@ -105,7 +103,8 @@ class Trainer:
             "last_eval": json.dumps(self.last_eval),
             "pending_losses": torch.tensor(self.pending_losses, dtype=torch.float64),
             "image_shape": list(self.images.shape[1:]),
-            **({"main_state": self.main_state, "main_step": self.main_step} if self.main_state is not None else {}),
+            **({"main_snapshot": {"step": self.main_snapshot[0], "state": self.main_snapshot[1]}}
+               if self.main_snapshot is not None else {}),
         })
 
     def restore(self) -> None:
@@ -121,7 +120,8 @@ class Trainer:
             self.state = Progress(**ckpt["progress"])
             self.last_eval = json.loads(ckpt.get("last_eval", "{}"))
             self.pending_losses = ckpt["pending_losses"].tolist()
-            self.main_state, self.main_step = ckpt.get("main_state"), int(ckpt.get("main_step", 0))
+            snapshot = ckpt.get("main_snapshot")
+            self.main_snapshot = None if snapshot is None else (int(snapshot["step"]), snapshot["state"])
         except (KeyError, RuntimeError, TypeError) as exc:
             raise CheckpointError(f"checkpoint '{self.run.checkpoint_path}' does not match this run's config: {str(exc).splitlines()[0][:200]}") from None
         self.run.truncate_metrics(ckpt["metrics_bytes"])
@@ -183,9 +183,6 @@ class Trainer:
         seen, window_start = 0, time.perf_counter()
         while self.state.epoch < t.epochs and not self.state.stopped_by_budget:
             order, phase = self._order(self.state.epoch), self.method.phase(self.state.epoch)
-            if phase != MAIN and self.state.step_in_epoch == 0 and self.state.epoch > 0 \
-                    and self.method.phase(self.state.epoch - 1) == MAIN:
-                self.main_state, self.main_step = copy.deepcopy(self.method.state_dict()), self.state.global_step
             while self.state.step_in_epoch < self.steps_per_epoch:
                 t0 = time.perf_counter()
                 idx = order[self.state.step_in_epoch * t.batch_size:(self.state.step_in_epoch + 1) * t.batch_size]
@@ -215,13 +212,15 @@ class Trainer:
                 if self.state.global_step % t.checkpoint_every == 0:
                     self.checkpoint()
             if not self.state.stopped_by_budget:
+                if phase == MAIN and t.budget_minutes:  # the budget may yet cut a pass of another head
+                    self.main_snapshot = (self.state.global_step, copy.deepcopy(self.method.state_dict()))
                 self.state.epoch += 1
                 self.state.step_in_epoch = 0
-            elif phase != MAIN and self.main_state is not None:
+            elif phase != MAIN and self.main_snapshot is not None:
                 # the budget cut a pass of another head, which moves the trunk under the main head:
                 # report (and keep) the model as the last main-head pass left it; no labels involved
-                self.method.load_state_dict(self.main_state)
-                self.state.reported_step = self.main_step
+                self.state.reported_step, state = self.main_snapshot
+                self.method.load_state_dict(state)
             last = self.state.epoch >= t.epochs or self.state.stopped_by_budget
             if last or (self.run is not None and self.state.epoch % t.eval_every == 0):  # nothing to log to
                 figures = self._log_eval()

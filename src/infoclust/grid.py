@@ -87,8 +87,13 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "row"
 
 
+def dataset_folder(out: Path, row: Row, dataset: str) -> Path:
+    """The folder of one row × dataset, holding a run folder ``s<seed>`` per seed."""
+    return out / slug(row.name) / slug(Path(dataset).name)
+
+
 def cell_folder(out: Path, row: Row, dataset: str, seed: int) -> Path:
-    return out / slug(row.name) / slug(Path(dataset).name) / f"s{seed}"
+    return dataset_folder(out, row, dataset) / f"s{seed}"
 
 
 def run_cell(spec: GridSpec, row: Row, dataset: str, seed: int, out: Path, progress: bool) -> dict:
@@ -109,7 +114,7 @@ def finished_cells(spec: GridSpec, out: Path) -> dict[str, dict[str, dict[int, d
     cells: dict[str, dict[str, dict[int, dict]]] = {}
     for row in spec.rows:
         for dataset in spec.datasets:
-            for summary in sorted(cell_folder(out, row, dataset, 0).parent.glob("s*/summary.json")):
+            for summary in sorted(dataset_folder(out, row, dataset).glob("s*/summary.json")):
                 seed = summary.parent.name[1:]
                 if seed.isdigit():
                     cells.setdefault(row.name, {}).setdefault(dataset, {})[int(seed)] = json.loads(summary.read_text())
@@ -128,8 +133,9 @@ def run_grid(spec: GridSpec, seeds: list[int], out: str | Path, datasets: list[s
         for dataset in datasets or spec.datasets:
             for seed in seeds:
                 run_cell(spec, row, dataset, seed, out, progress)
-        write_tables(spec, finished_cells(spec, out), out)  # a partial table after every row
-    return finished_cells(spec, out)
+        cells = finished_cells(spec, out)
+        write_tables(spec, cells, out)  # a partial table after every row
+    return cells
 
 
 CELL_FIGURES = ("acc", "nmi", "ari", "acc_mean", "acc_std", "epoch", "time_s", "machine")

@@ -211,13 +211,18 @@ def plot_curves(path: Path, records: list[dict], sizes: np.ndarray) -> bool:
         right.bar(np.arange(len(sizes)), np.sort(sizes)[::-1], width=0.85, color="tab:blue")
         right.axhline(sizes.sum() / len(sizes), color="black", linestyle="--", label="uniform N/K")
         right.set(xlabel="cluster (largest first)", ylabel="images", title="cluster sizes of the selected sub-head")
-    for ax in (left, right):
+    _finish(fig, (left, right), path)
+    return has_scores
+
+
+def _finish(fig: Figure, axes: Sequence[Axes], path: Path) -> None:
+    """Legends where there are labels, a light grid, a tight layout; then save to ``path``."""
+    for ax in axes:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     fig.tight_layout()
     _save(fig, path)
-    return has_scores
 
 
 def plot_acc_over_time(path: Path, records: list[dict], title: str, target: float | None = None) -> None:
@@ -229,11 +234,7 @@ def plot_acc_over_time(path: Path, records: list[dict], title: str, target: floa
     if target is not None:
         ax.axhline(target, color="black", linestyle="--", linewidth=1, label=f"target {target:g}")
     ax.set(xlabel="training time (minutes)", ylabel="ACC (selected sub-head)", title=title)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    _save(fig, path)
+    _finish(fig, [ax], path)
 
 
 # ----------------------------------------------------------------------------- page

@@ -6,6 +6,7 @@ import torch
 from ..config import PRESETS, RunConfig
 from ..errors import ConfigError
 from . import info
+from .info import MAIN, OVER  # head names: B is reported, A over-clusters
 
 # name → (resolve automatic settings, validate, method class)
 METHODS = {name: (info.resolve, info.validate, info.InfoClustering) for name in PRESETS}
