@@ -56,6 +56,7 @@ def test_grid_runs_every_cell_writes_tables_and_resumes(tmp_path, monkeypatch, c
     assert rows[0] == ["method", "digits", "paper MNIST"] and [r[0] for r in rows[1:]] == ["I(Y,Ỹ)", "I(X,Y) + KL Gauss"]
     mean = float(rows[1][1].split(" ± ")[0])
     assert 10 < mean <= 100
+    assert (out / "grid.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the per-dataset value reached the cells
     assert "batch_size: 128" in (out / "i-y" / "digits" / "s0" / "config.yaml").read_text()
 

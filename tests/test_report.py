@@ -10,6 +10,7 @@ from infoclust.report import (
     hungarian_row_order,
     mosaic,
     plot_acc_over_time,
+    plot_grid,
     row_label,
     top_members,
     write_report,
@@ -188,3 +189,18 @@ def test_acc_over_time_draws_one_line_per_run(tmp_path):
     assert colour_pixels(path, blue) > 200 and colour_pixels(path, orange) > 200
     plot_acc_over_time(path, records[:10], "one run")  # the file is replaced, one line only
     assert colour_pixels(path, blue) > 200 and colour_pixels(path, orange) < 20
+
+
+def test_grid_picture_has_a_panel_per_dataset_and_a_dot_per_run(tmp_path):
+    rows = ["I(X,Y)", "I(Y,Ỹ) + KL VAT", "I(Y,Ỹ_IVAT)"]
+    full = {r: {"digits": [0.5, 0.7, 0.9], "fashion-mnist": [0.4, 0.6, 0.8]} for r in rows}
+    half = {r: {"digits": v["digits"]} for r, v in full.items()}
+    blue = (31, 119, 180)
+    sizes, dots = {}, {}
+    for name, accs, datasets in (("one", half, ["digits"]), ("full", full, ["digits", "fashion-mnist"]),
+                                 ("half", half, ["digits", "fashion-mnist"])):
+        path = tmp_path / f"{name}.png"
+        plot_grid(path, rows, datasets, accs)
+        sizes[name], dots[name] = png_size(path), colour_pixels(path, blue)
+    assert sizes["full"][0] > sizes["one"][0] and sizes["full"][1] == sizes["one"][1]
+    assert dots["half"] > 0 and dots["full"] > 1.6 * dots["half"]  # the second panel's dots

@@ -8,7 +8,8 @@ trains into ``OUT/<row>/<dataset>/s<seed>``; a finished run is only read and a s
 resumed, so rerunning the same command continues a half-finished grid. The tables are built from
 every finished run under OUT, so grids run per dataset (``datasets=``) with different seeds meet
 in one table: ``table.md`` / ``table.csv`` (mean ± std of ACC over the seeds found, best cell per
-column in bold) and ``cells.csv`` (one line of figures per run).
+column in bold), ``grid.png`` (every run's ACC, a panel per dataset) and ``cells.csv`` (one line
+of figures per run).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ import numpy as np
 
 from .config import PRESETS, config_from_dict, merge_dicts, nested, read_yaml
 from .errors import ConfigError
+from .report import plot_grid
 from .runs import RunDir, atomic_write_text
 
 
@@ -144,7 +146,8 @@ CELL_FIGURES = ("acc", "nmi", "ari", "acc_mean", "acc_std", "epoch", "time_s", "
 def write_tables(spec: GridSpec, cells: dict, out: Path) -> None:
     """``table.md`` and ``table.csv``: ACC mean ± std (%) per row × dataset over the seeds found
     (best per column in bold in the markdown; a cell with fewer seeds than its column says how many),
-    then the paper's cells for the same row, one column per paper dataset; ``cells.csv``: every run."""
+    then the paper's cells for the same row, one column per paper dataset; ``grid.png``: every run's
+    ACC per row, a panel per dataset; ``cells.csv``: every run."""
     paper_cols = list(dict.fromkeys(col for paper_cells in spec.paper.values() for col in paper_cells))
     accs = {r: {d: [f.get("acc", float("nan")) for f in by_seed.values()] for d, by_seed in v.items()}
             for r, v in cells.items()}
@@ -170,6 +173,7 @@ def write_tables(spec: GridSpec, cells: dict, out: Path) -> None:
     note = f"\nACC (%) of the lowest-loss sub-head, mean ± std over seeds ({seeds_text}); our best per column in bold.\n"
     atomic_write_text(out / "table.md", "\n".join(md) + "\n" + note)
     atomic_write_text(out / "table.csv", csv_text(rows))
+    plot_grid(out / "grid.png", [row.name for row in spec.rows], spec.datasets, accs)
     runs = [["row", "dataset", "seed", *CELL_FIGURES]]
     for row in spec.rows:
         for dataset, by_seed in cells.get(row.name, {}).items():

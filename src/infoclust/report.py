@@ -237,6 +237,27 @@ def plot_acc_over_time(path: Path, records: list[dict], title: str, target: floa
     _finish(fig, [ax], path)
 
 
+def plot_grid(path: Path, row_names: Sequence[str], datasets: Sequence[str],
+              accs: dict[str, dict[str, list[float]]]) -> None:
+    """A grid's ACC at a glance: one panel per dataset, one line per row (first row on top), a dot
+    per seed and a bar at the mean; ``accs``: {row: {dataset: [ACC in [0, 1], one per seed]}}."""
+    fig = Figure(figsize=(3.5 + 3 * len(datasets), 1.5 + 0.32 * len(row_names)))
+    axes = fig.subplots(1, len(datasets), sharey=True, squeeze=False)[0]
+    heights = np.arange(len(row_names))[::-1]
+    for ax, dataset in zip(axes, datasets):
+        for height, name in zip(heights, row_names):
+            values = accs.get(name, {}).get(dataset, [])
+            if values:
+                first = ax is axes[0] and not ax.get_legend_handles_labels()[0]
+                ax.scatter(values, [height] * len(values), s=16, color="tab:blue",
+                           label="one seed" if first else None)
+                ax.plot([np.mean(values)] * 2, [height - 0.35, height + 0.35], color="black",
+                        label="mean" if first else None)
+        ax.set(title=dataset, xlabel="ACC (selected sub-head)", xlim=(0, 1))
+    axes[0].set_yticks(heights, row_names)
+    _finish(fig, axes, path)
+
+
 # ----------------------------------------------------------------------------- page
 
 def _fmt(value: float) -> str:
