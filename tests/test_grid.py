@@ -130,3 +130,15 @@ def test_the_shipped_iic_vat_comparison_spec_uses_the_cpu_recipe():
         assert (cfg.model, cfg.views) == (recipe.model, recipe.views)
         assert cfg.train.budget_minutes == 10 and cfg.train.lr == recipe.train.lr
     assert iic.objective.regularizers == [] and [r.transform for r in iic_vat.objective.regularizers] == ["vat"]
+
+
+def test_the_shipped_kl_weight_spec_changes_only_the_weight_of_the_peng_digits_cells():
+    sweep, peng = load_grid("configs/peng-kl-weight.yaml"), load_grid("configs/peng-table1.yaml")
+    for row in sweep.rows:
+        transform = row.overrides["objective.regularizers"][0]["transform"]
+        name = {"vat": "I(Y,Ỹ) + KL VAT", "geometric": "I(Y,Ỹ) + KL Geo"}[transform]
+        cell = cell_config(sweep, row, "digits", 0)
+        reference = cell_config(peng, next(r for r in peng.rows if r.name == name), "digits", 0)
+        assert cell.objective.regularizers[0].weight in (0.001, 0.01)
+        cell.objective.regularizers[0].weight = reference.objective.regularizers[0].weight
+        assert cell == reference
