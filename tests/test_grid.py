@@ -1,4 +1,5 @@
 import csv
+import re
 
 import numpy as np
 import pytest
@@ -85,6 +86,8 @@ def test_grids_run_per_dataset_meet_in_one_table(tmp_path, capsys):
     assert main(["grid", str(spec), "--datasets", str(half), "--seeds", "0", "--out", str(out), "--quiet"]) == 0
     table = (out / "table.md").read_text()
     assert "(digits: 0, 1; " + str(half) + ": 0)" in table and "(1 seed)" not in table
+    one_seed = [line.split(" | ")[2] for line in table.splitlines()[2:4]]  # no "± 0.0" for one seed
+    assert all(re.fullmatch(r"(\*\*)?\d+\.\d(\*\*)?", cell) for cell in one_seed), one_seed
     runs = list(csv.DictReader((out / "cells.csv").open()))
     assert sorted((r["row"], r["dataset"], r["seed"]) for r in runs) == sorted(
         [(row, "digits", seed) for row in ("I(Y,Ỹ)", "I(X,Y) + KL Gauss") for seed in "01"]

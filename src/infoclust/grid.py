@@ -145,7 +145,7 @@ CELL_FIGURES = ("acc", "nmi", "ari", "acc_mean", "acc_std", "epoch", "time_s", "
 
 def write_tables(spec: GridSpec, cells: dict, out: Path) -> None:
     """``table.md`` and ``table.csv``: ACC mean ± std (%) per row × dataset over the seeds found
-    (best per column in bold in the markdown; a cell with fewer seeds than its column says how many),
+    (one seed: its ACC alone; best per column in bold in the markdown; a cell with fewer seeds than its column says how many),
     then the paper's cells for the same row, one column per paper dataset; ``grid.png``: every run's
     ACC per row, a panel per dataset; ``cells.csv``: every run."""
     paper_cols = list(dict.fromkeys(col for paper_cells in spec.paper.values() for col in paper_cells))
@@ -161,7 +161,8 @@ def write_tables(spec: GridSpec, cells: dict, out: Path) -> None:
         ours = []
         for dataset in spec.datasets:
             values = accs.get(row.name, {}).get(dataset)
-            text = f"{100 * np.mean(values):.1f} ± {100 * np.std(values):.1f}" if values else ""
+            text = "" if not values else f"{100 * values[0]:.1f}" if len(values) == 1 else \
+                f"{100 * np.mean(values):.1f} ± {100 * np.std(values):.1f}"
             if values and len(values) < len(column_seeds[dataset]):
                 text += f" ({len(values)} seed{'s' if len(values) > 1 else ''})"
             ours.append(text)
