@@ -12,14 +12,13 @@ finished one is only read. ``train.budget_minutes`` in the config (or
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 
 from infoclust.config import load_config
-from infoclust.engine import train
+from infoclust.engine import run_to_end
 from infoclust.machine import describe
 from infoclust.report import plot_acc_over_time
 from infoclust.runs import RunDir
@@ -27,15 +26,9 @@ from infoclust.runs import RunDir
 
 def run_seed(args: argparse.Namespace, seed: int) -> tuple[dict, list[dict]]:
     out = Path(args.out) / f"s{seed}"
-    run = RunDir(out)
-    if (out / "summary.json").is_file():
-        figures = json.loads((out / "summary.json").read_text())
-    elif run.config_path.is_file():
-        figures = train(None, out, resume=True, progress=not args.quiet)
-    else:
-        cfg = load_config(args.config, args.set, method=args.method, seed=seed, data__name=args.data)
-        figures = train(cfg, out, progress=not args.quiet)
-    return figures, [r for r in run.read_metrics() if r["kind"] == "eval"]
+    figures = run_to_end(out, lambda: load_config(args.config, args.set, method=args.method, seed=seed,
+                                                  data__name=args.data), progress=not args.quiet)
+    return figures, [r for r in RunDir(out).read_metrics() if r["kind"] == "eval"]
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -234,7 +235,7 @@ class Trainer:
             self._log_eval()
         if self.run is not None:  # the summary also names the machine that finished the run
             summary = {**self.last_eval, "machine": describe(self.device)}
-            atomic_write_text(self.run.root / "summary.json", json.dumps(summary, indent=2))
+            atomic_write_text(self.run.summary_path, json.dumps(summary, indent=2))
         return self.last_eval
 
 
@@ -259,6 +260,17 @@ def train(cfg: RunConfig, out: str | Path, resume: bool = False, progress: bool 
         trainer = Trainer(cfg, load_data(cfg, progress), run, progress)
         run.write_config(trainer.cfg)
     return trainer.fit()
+
+
+def run_to_end(out: str | Path, make_config: Callable[[], RunConfig], progress: bool = True) -> dict:
+    """The figures of the run in folder ``out``: read when it has finished, resumed when it stopped,
+    else trained from ``make_config()``. Rerunning a benchmark or a grid continues it this way."""
+    run = RunDir(out)
+    if run.summary_path.is_file():
+        return json.loads(run.summary_path.read_text())
+    if run.config_path.is_file():
+        return train(None, out, resume=True, progress=progress)
+    return train(make_config(), out, progress=progress)
 
 
 def load_trainer(out: str | Path, progress: bool = False, dataset: Dataset | None = None) -> Trainer:

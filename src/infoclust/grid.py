@@ -25,7 +25,7 @@ import numpy as np
 from .config import PRESETS, config_from_dict, merge_dicts, nested, read_yaml
 from .errors import ConfigError
 from .report import plot_grid
-from .runs import RunDir, atomic_write_text
+from .runs import atomic_write_text
 
 
 @dataclass
@@ -100,15 +100,9 @@ def cell_folder(out: Path, row: Row, dataset: str, seed: int) -> Path:
 
 def run_cell(spec: GridSpec, row: Row, dataset: str, seed: int, out: Path, progress: bool) -> dict:
     """Figures of one finished cell, training or resuming it if needed."""
-    from .engine import train
+    from .engine import run_to_end
 
-    folder = cell_folder(out, row, dataset, seed)
-    summary = folder / "summary.json"
-    if summary.is_file():
-        return json.loads(summary.read_text())
-    if RunDir(folder).config_path.is_file():
-        return train(None, folder, resume=True, progress=progress)
-    return train(cell_config(spec, row, dataset, seed), folder, progress=progress)
+    return run_to_end(cell_folder(out, row, dataset, seed), lambda: cell_config(spec, row, dataset, seed), progress)
 
 
 def finished_cells(spec: GridSpec, out: Path) -> dict[str, dict[str, dict[int, dict]]]:
@@ -161,8 +155,7 @@ def write_tables(spec: GridSpec, cells: dict, out: Path) -> None:
         ours = []
         for dataset in spec.datasets:
             values = accs.get(row.name, {}).get(dataset)
-            text = "" if not values else f"{100 * values[0]:.1f}" if len(values) == 1 else \
-                f"{100 * np.mean(values):.1f} ± {100 * np.std(values):.1f}"
+            text = acc_text(values or [])
             if values and len(values) < len(column_seeds[dataset]):
                 text += f" ({len(values)} seed{'s' if len(values) > 1 else ''})"
             ours.append(text)
@@ -180,6 +173,13 @@ def write_tables(spec: GridSpec, cells: dict, out: Path) -> None:
         for dataset, by_seed in cells.get(row.name, {}).items():
             runs += [[row.name, dataset, seed, *(f.get(k, "") for k in CELL_FIGURES)] for seed, f in sorted(by_seed.items())]
     atomic_write_text(out / "cells.csv", csv_text(runs))
+
+
+def acc_text(values: list[float]) -> str:
+    """One cell's ACC (%): the value of a single seed, mean ± std of several, empty for none."""
+    if len(values) == 1:
+        return f"{100 * values[0]:.1f}"
+    return f"{100 * np.mean(values):.1f} ± {100 * np.std(values):.1f}" if values else ""
 
 
 def csv_text(rows: list[list]) -> str:

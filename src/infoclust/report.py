@@ -244,15 +244,16 @@ def plot_grid(path: Path, row_names: Sequence[str], datasets: Sequence[str],
     fig = Figure(figsize=(3.5 + 3 * len(datasets), 1.5 + 0.32 * len(row_names)))
     axes = fig.subplots(1, len(datasets), sharey=True, squeeze=False)[0]
     heights = np.arange(len(row_names))[::-1]
+    labelled = False  # one legend entry per mark, in the first panel with a run
     for ax, dataset in zip(axes, datasets):
         for height, name in zip(heights, row_names):
             values = accs.get(name, {}).get(dataset, [])
             if values:
-                first = ax is axes[0] and not ax.get_legend_handles_labels()[0]
                 ax.scatter(values, [height] * len(values), s=16, color="tab:blue",
-                           label="one seed" if first else None)
+                           label=None if labelled else "one seed")
                 ax.plot([np.mean(values)] * 2, [height - 0.35, height + 0.35], color="black",
-                        label="mean" if first else None)
+                        label=None if labelled else "mean")
+                labelled = True
         ax.set(title=dataset, xlabel="ACC (selected sub-head)", xlim=(0, 1))
     axes[0].set_yticks(heights, row_names)
     _finish(fig, axes, path)

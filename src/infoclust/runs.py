@@ -47,6 +47,7 @@ class RunDir:
         self.root = Path(root)
         self.config_path = self.root / "config.yaml"
         self.metrics_path = self.root / "metrics.jsonl"
+        self.summary_path = self.root / "summary.json"  # written when the run has finished
         self.checkpoint_path = self.root / "checkpoint" / "last.pt"
         self.report_dir = self.root / "report"
 
