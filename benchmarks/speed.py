@@ -1,7 +1,11 @@
 """Training speed of the IIC step against the bare network, and against per-image augmentation.
 
-    python benchmarks/speed.py --json
+    python benchmarks/speed.py --json                                  # CPU
+    python benchmarks/speed.py --device cuda --batch 140 --channels-last --json
     python benchmarks/speed.py --backbone cnn-small --width 32 --compare-dataloader
+
+Timings are synchronised (``torch.cuda.synchronize`` around the timed steps on a GPU), views are
+made on the timed device, and the random batch is already there.
 
 ``step_img_s``: network images per second through the whole IIC step (views made on the device,
 both forwards, all heads' sub-heads, the loss, backward, Adam). ``bare_img_s``: forward + backward +
@@ -20,19 +24,28 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from infoclust.config import load_config
+from infoclust.engine import configure_determinism, select_device
 from infoclust.losses import iic_loss
 from infoclust.machine import describe
-from infoclust.methods import build_method, resolve_config
+from infoclust.methods import StepContext, build_method, resolve_config
+from infoclust.rng import Rng
 from infoclust.views import color_jitter, geometric
 
 
-def timed(fn, steps: int, warmup: int) -> float:
-    """Seconds per call of ``fn`` after ``warmup`` calls."""
+def synchronise(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(fn, steps: int, warmup: int, device: torch.device = torch.device("cpu")) -> float:
+    """Seconds per call of ``fn`` after ``warmup`` calls, the device's queue drained at both ends."""
     for _ in range(warmup):
         fn()
+    synchronise(device)
     start = time.perf_counter()
     for _ in range(steps):
         fn()
+    synchronise(device)
     return (time.perf_counter() - start) / steps
 
 
@@ -64,40 +77,46 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    parser.add_argument("--nondeterministic", action="store_true", help="let cuDNN pick the fastest algorithms")
     parser.add_argument("--compare-dataloader", action="store_true")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
     torch.manual_seed(0)
+    device = select_device(args.device)
+    configure_determinism(not args.nondeterministic)
     size = args.image_size
     cfg = load_config(None, [f"model.backbone={args.backbone}", f"train.batch_size={args.batch}",
                              f"train.repeats={args.repeats}", f"train.channels_last={args.channels_last}",
-                             "train.device=cpu"] + ([f"model.width={args.width}"] if args.width else []))
+                             f"train.device={device}"] + ([f"model.width={args.width}"] if args.width else []))
     cfg = resolve_config(cfg, (1, size, size), 10)
-    method = build_method(cfg, (1, size, size), torch.device("cpu"))
-    images = torch.randint(0, 256, (args.batch, 1, size, size), dtype=torch.uint8)
-    gen = torch.Generator().manual_seed(0)
+    method = build_method(cfg, (1, size, size), device)
+    images = torch.randint(0, 256, (args.batch, 1, size, size), dtype=torch.uint8, device=device)
+    main_pass = next(e for e in range(100) if method.may_report(e))  # a pass of the reported head
+    ctx = StepContext(main_pass, 0, Rng.seeded(0, device), torch.arange(args.batch, device=device))
     n_images = args.batch * (1 + args.repeats)  # network inputs per step
 
-    step_s = timed(lambda: method.train_step(images, "B", gen), args.steps, args.warmup)
+    step_s = timed(lambda: method.train_step(images, ctx), args.steps, args.warmup, device)
 
-    model, opt = method.model, method.optimizer
+    model, opt, head = method.model, method.optimizer, method.report_head
     s = cfg.views.input_size
-    ready = torch.rand(n_images, 1, s, s).contiguous(memory_format=method.memory_format)
+    ready = torch.rand(n_images, 1, s, s, device=device).contiguous(memory_format=method.memory_format)
 
     def bare() -> None:
         model.train()
-        loss = model(ready, "B").sum()
+        loss = model(ready, head).sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
-    bare_s = timed(bare, args.steps, args.warmup)
+    bare_s = timed(bare, args.steps, args.warmup, device)
     out = {
         "backbone": args.backbone, "width": args.width, "input_size": s, "batch": args.batch,
         "repeats": args.repeats, "channels_last": args.channels_last, "threads": torch.get_num_threads(),
-        "machine": describe(), "torch": torch.__version__,
+        "device": str(device), "deterministic": not args.nondeterministic,
+        "machine": describe(device), "torch": torch.__version__,
         "step_img_s": round(n_images / step_s, 1), "bare_img_s": round(n_images / bare_s, 1),
         "ratio": round(bare_s / step_s, 3),
     }
@@ -112,20 +131,16 @@ def main() -> None:
             first, second = batch  # B×1×S×S, B×r×1×S×S
             second = second.transpose(0, 1).reshape(-1, *first.shape[1:])
             model.train()
-            p = model(first.contiguous(memory_format=method.memory_format), "B").repeat(1, r, 1)
-            q = model(second.contiguous(memory_format=method.memory_format), "B")
-            loss = torch.stack([iic_loss(p[i], q[i]) for i in range(p.shape[0])]).mean()
+            first, second = first.to(device), second.to(device)
+            p = model(first.contiguous(memory_format=method.memory_format), head).repeat(1, r, 1)
+            q = model(second.contiguous(memory_format=method.memory_format), head)
+            loss = iic_loss(p, q).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
 
         it = iter(loader)
-        for _ in range(args.warmup):
-            loader_step(next(it))
-        start = time.perf_counter()
-        for _ in range(args.steps):
-            loader_step(next(it))
-        out["dataloader_img_s"] = round(n_images / ((time.perf_counter() - start) / args.steps), 1)
+        out["dataloader_img_s"] = round(n_images / timed(lambda: loader_step(next(it)), args.steps, args.warmup, device), 1)
         out["dataloader_workers"] = args.workers
 
     if args.json:

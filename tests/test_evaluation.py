@@ -33,7 +33,7 @@ def test_summarize_selects_lowest_loss_sub_head_not_best_accuracy():
     good = np.eye(3)[labels]
     bad = np.eye(3)[np.zeros(12, dtype=int)]
     post = np.stack([good, bad])  # h=2 × N × K
-    out = summarize_heads({"B": post}, np.array([-0.5, -1.0]), labels, main="B", over=None)
+    out = summarize_heads({"B": post}, np.array([-0.5, -1.0]), labels, report="B")
     assert out["selected_sub_head"] == 1 and out["acc"] == pytest.approx(4 / 12)
     assert out["acc_mean"] == pytest.approx((1 + 4 / 12) / 2)
     assert out["cluster_sizes"] == [12, 0, 0]
@@ -41,5 +41,5 @@ def test_summarize_selects_lowest_loss_sub_head_not_best_accuracy():
 
 def test_summarize_without_labels_reports_sizes_only():
     post = np.stack([np.eye(2)[[0, 1, 1]]])
-    out = summarize_heads({"B": post}, np.array([0.0]), None, main="B", over=None)
+    out = summarize_heads({"B": post}, np.array([0.0]), None, report="B")
     assert "acc" not in out and out["cluster_sizes"] == [1, 2] and out["n_samples"] == 3

@@ -36,7 +36,7 @@ def figures_for(assignments: np.ndarray, k: int, with_scores: bool = True) -> di
                "cluster_sizes": np.bincount(assignments, minlength=k).tolist(), "epoch": 3, "time_s": 12.5}
     if with_scores:
         figures.update(acc=0.83, nmi=0.71, ari=0.64, acc_mean=0.8, acc_std=0.025, nmi_mean=0.7, nmi_std=0.01,
-                       ari_mean=0.6, ari_std=0.02, overcluster_acc_many_to_one=0.9612, nmi_average_method="arithmetic")
+                       ari_mean=0.6, ari_std=0.02, acc_many_to_one_A=0.9612, nmi_average_method="arithmetic")
     return figures
 
 
@@ -44,7 +44,7 @@ def make_run(tmp_path, with_scores: bool = True) -> RunDir:
     run = RunDir(tmp_path / "run")
     run.root.mkdir()
     for step in range(10, 70, 10):
-        run.append_metrics({"kind": "train", "epoch": step // 20, "step": step, "head": "AB"[step // 20 % 2],
+        run.append_metrics({"kind": "train", "epoch": step // 20, "step": step, "pass": "AB"[step // 20 % 2],
                             "loss": -step / 50, "img_s": 900.0, "time_s": step / 10})
         if step % 20 == 0:
             scores = {"acc": 0.5 + step / 200, "nmi": 0.4, "ari": 0.3, "acc_mean": 0.45} if with_scores else {}

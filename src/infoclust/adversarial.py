@@ -13,7 +13,8 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
-from .losses import iic_loss, kl_divergence
+from .losses import Reduce, iic_loss, kl_divergence, no_reduce
+from .rng import Rng
 
 Predict = Callable[[torch.Tensor], torch.Tensor]  # inputs N×… → posteriors h×N×K
 
@@ -38,33 +39,33 @@ def _unit(d: torch.Tensor) -> torch.Tensor:
     return d / (norm + 1e-8)
 
 
-def divergence(kind: str, clean: torch.Tensor, perturbed: torch.Tensor) -> torch.Tensor:
+def divergence(kind: str, clean: torch.Tensor, perturbed: torch.Tensor, reduce: Reduce = no_reduce) -> torch.Tensor:
     """Distance to maximise, averaged over sub-heads (h×N×K each): "kl" (VAT) or "mi" (IVAT: −I)."""
     if kind == "kl":
-        return kl_divergence(clean, perturbed)
-    return torch.stack([iic_loss(c, p) for c, p in zip(clean, perturbed)]).mean()
+        return kl_divergence(clean, perturbed).mean()
+    return iic_loss(clean, perturbed, reduce=reduce).mean()
 
 
 def adversarial_direction(predict: Predict, x: torch.Tensor, clean: torch.Tensor, xi: float, power_iters: int,
-                          kind: str, gen: torch.Generator) -> torch.Tensor:
+                          kind: str, gen: Rng | torch.Generator, reduce: Reduce = no_reduce) -> torch.Tensor:
     """Unit direction (per sample, shape of x) that most increases ``divergence(kind)`` near x.
 
     Starts from a random Gaussian direction and does ``power_iters`` power iterations with finite
     step ``xi``; only the direction gets gradients, never the model.
     """
-    d = _unit(torch.randn(x.shape, generator=gen, device=gen.device))
+    d = _unit(Rng.of(gen).randn(*x.shape))
     for _ in range(power_iters):
         d.requires_grad_(True)
-        dist = divergence(kind, clean, predict(x + xi * d))
+        dist = divergence(kind, clean, predict(x + xi * d), reduce)
         (grad,) = torch.autograd.grad(dist, d)
         d = _unit(grad.detach())
     return d
 
 
 def perturb(predict: Predict, x: torch.Tensor, clean: torch.Tensor, eps: float | torch.Tensor, xi: float,
-            power_iters: int, kind: str, gen: torch.Generator) -> torch.Tensor:
+            power_iters: int, kind: str, gen: Rng | torch.Generator, reduce: Reduce = no_reduce) -> torch.Tensor:
     """x + r_adv with ‖r_adv‖ = eps per sample (eps a float or an (N,) tensor of radii)."""
     radius = torch.as_tensor(eps, dtype=x.dtype, device=x.device)
     if radius.dim() == 1:
         radius = radius.view(-1, *[1] * (x.dim() - 1))
-    return x + radius * adversarial_direction(predict, x, clean.detach(), xi, power_iters, kind, gen)
+    return x + radius * adversarial_direction(predict, x, clean.detach(), xi, power_iters, kind, gen, reduce)

@@ -62,7 +62,7 @@ class _InfoEstimator(ClusterMixin, BaseEstimator):
         self.figures_ = trainer.fit()
         self.config_, self.method_ = trainer.cfg, trainer.method
         self.selected_sub_head_ = self.figures_["selected_sub_head"]
-        self.labels_ = trainer.posteriors["B"][self.selected_sub_head_].argmax(1)
+        self.labels_ = trainer.reported_posteriors(trainer.posteriors, self.selected_sub_head_).argmax(1)
         return self
 
     def predict_proba(self, X) -> np.ndarray:
@@ -70,7 +70,8 @@ class _InfoEstimator(ClusterMixin, BaseEstimator):
         check_is_fitted(self, "method_")
         samples = torch.from_numpy(self._samples(X, reset=False))
         device = self.method_.device
-        parts = [self.method_.predict(samples[i:i + EVAL_CHUNK].to(device))["B"][self.selected_sub_head_]
+        head = self.method_.report_head
+        parts = [self.method_.predict(samples[i:i + EVAL_CHUNK].to(device))[head][self.selected_sub_head_]
                  for i in range(0, len(samples), EVAL_CHUNK)]
         return torch.cat(parts).float().cpu().numpy()
 
@@ -95,7 +96,9 @@ class IIC(_InfoEstimator):
     """Invariant Information Clustering (Ji et al. 2019) of images.
 
     ``X``: N×H×W, N×C×H×W or N×H×W×C (C = 1 or 3), uint8 0..255 or float ([0, 1] or 0..255).
-    Settings not given are chosen from the image size as in ``infoclust train`` (docs/methods.md).
+    Settings not given are chosen from the image size exactly as ``infoclust train`` chooses them
+    (for 8×8 digits: the tiny-image recipe, so ``IIC(random_state=S)`` and ``infoclust train --data
+    digits --seed S`` train the same model; docs/methods.md).
     """
 
     _method = "iic"

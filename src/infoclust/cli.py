@@ -61,7 +61,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     RunDir.existing(args.run_dir)
     dataset = load_dataset(args.data, progress=not args.quiet)
     trainer = load_trainer(args.run_dir, dataset=dataset)
-    post = trainer.predict_posteriors()["B"][trainer.selected_sub_head]
+    post = trainer.reported_posteriors(trainer.predict_posteriors(), trainer.selected_sub_head)
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["id", "cluster", "confidence"])
@@ -78,9 +78,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     trainer = load_trainer(args.run_dir)
     figures = trainer.evaluate()
-    post = trainer.posteriors["B"][figures["selected_sub_head"]]
-    page = write_report(trainer.run, trainer.dataset.images, trainer.labels, post.argmax(1), post.max(1), figures,
-                        class_names=trainer.dataset.class_names, title=f"{trainer.cfg.method} on {trainer.dataset.name}")
+    post = trainer.reported_posteriors(trainer.posteriors, figures["selected_sub_head"])
+    data = trainer.eval_dataset
+    page = write_report(trainer.run, data.images, data.labels, post.argmax(1), post.max(1), figures,
+                        class_names=data.class_names, title=f"{trainer.cfg.method} on {data.name}")
     print(f"report: {page}")
     return 0
 
@@ -99,7 +100,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     from .methods import METHODS
     from .models import BACKBONES
 
-    print("methods:   " + ", ".join(METHODS))
+    print("methods:")
+    for name, spec in METHODS.items():
+        print(f"  {name:<10} {spec.summary}")
     print("backbones: " + ", ".join(BACKBONES))
     print("datasets:")
     for line in dataset_help().splitlines():

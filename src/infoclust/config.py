@@ -18,139 +18,45 @@ import yaml
 
 from .errors import ConfigError
 
-RECIPES = Path(__file__).parent / "recipes"
-
-
 @dataclass
 class DataConfig:
-    """Which images to cluster. ``split``: "all" (train+test merged, the papers' protocol), "train", "test"."""
+    """Which samples to cluster. ``split``: the training split, "all" (train+test merged, the papers'
+    protocol), "train" or "test"; ``eval_split``: the split the figures are reported on (None = the
+    training split), e.g. train on "train" and report on "test" as IMC-SwAV and SCAN do."""
 
     name: str = "digits"
     split: str = "all"
     root: str | None = None
-
-
-@dataclass
-class ModelConfig:
-    """Backbone and heads. ``overcluster``: K of the auxiliary head A (0 = none, None = 5 × n_clusters)."""
-
-    backbone: str = "auto"
-    n_clusters: int | None = None
-    overcluster: int | None = None
-    sub_heads: int = 5
-    width: int | None = None  # channels of the backbone's first stage; None = the paper's (64; cnn-small 32)
-
-
-@dataclass
-class ViewConfig:
-    """The IIC view pair, in source pixels (see ``infoclust.views``). None = chosen from image size."""
-
-    input_size: int | None = None
-    input_mode: str = "auto"  # raw | grey | sobel | sobel+rgb
-    tf1_crops: list[float] | None = None
-    tf1_center_p: float = 0.5
-    tf2_crops: list[float] | None = None
-    rotation: float = 25.0
-    rotation_p: float = 0.5
-    flip_p: float | None = None
-    jitter: list[float] = field(default_factory=lambda: [0.4, 0.4, 0.4, 0.125])
-    eval_crop: float | None = None
+    eval_split: str | None = None
 
 
 @dataclass
 class TrainConfig:
-    """Optimisation. ``batch_size`` counts unique images; each is seen ``repeats`` times per step."""
+    """Optimisation and the loop, common to every method. ``None`` = chosen by the method from the
+    data (``infoclust config show`` prints what a method and dataset resolve to)."""
 
-    epochs: int = 100
-    batch_size: int = 128
-    repeats: int = 5
-    lr: float = 1e-4
-    head_schedule: str = "B:1,A:1"  # head:passes in order; one pass = one epoch over the data
+    epochs: int | None = None
+    batch_size: int | None = None  # unique samples per step, over all processes
+    lr: float | None = None
     budget_minutes: float | None = None
-    eval_every: int = 1  # epochs
+    eval_every: int | None = None  # epochs
     checkpoint_every: int = 200  # steps (a checkpoint is also written at every evaluation)
-    select_samples: int = 10000  # images used for the label-free lowest-loss sub-head choice
+    select_samples: int = 10000  # samples used for the label-free sub-head choice
     device: str = "auto"
+    deterministic: bool = True  # same seed, same numbers, on CPU and CUDA (docs/methods.md)
+    threads: int = 0  # CPU threads per process; 0 = the CPUs this process may use, shared among its processes
     channels_last: bool = True  # faster on CPU for every backbone measured (docs/RESULTS.md)
 
 
 @dataclass
-class TransformParams:
-    """Parameters of the transformations T usable inside the MI term and as KL regularisers.
-
-    VAT: radius ε × prop_eps (ε scalar, or with ``vat_adaptive_eps`` per sample the distance to the
-    10th nearest neighbour as in IMSAT), finite step ξ, power iterations. Cutout sides in pixels of
-    the network input. Mixup: λ ~ Beta(α, α).
-    """
-
-    gaussian_std: float = 0.1
-    vat_xi: float = 10.0
-    vat_eps: float = 1.0
-    vat_prop_eps: float = 0.25
-    vat_power_iters: int = 1
-    vat_adaptive_eps: bool = False
-    mixup_alpha: float = 1.0
-    cutout_min: int = 6
-    cutout_max: int = 12
-
-
-@dataclass
-class Regularizer:
-    """A term ``weight · KL(p(y|x) ‖ p(y|T(x)))`` with T one of ``TRANSFORMS``."""
-
-    transform: str = "vat"
-    weight: float = 1.0
-
-
-TRANSFORMS = ("geometric", "gaussian", "vat", "ivat", "mixup", "cutout")
-
-
-@dataclass
-class ObjectiveConfig:
-    """The MI term and its regularisers (Peng et al. §3): any MI × transformation × regularisers.
-
-    ``mi``: "paired" = I(Y, Ỹ) of IIC between x and T(x) with T = ``transform``; "marginal" =
-    IMSAT's I(X, Y) = H(Y) − H(Y|X), minimised as λ(H(Y|X) − μ H(Y)) (``transform`` is ignored).
-    ``lamb``: IIC's marginal-entropy weight in the paired term.
-    """
-
-    mi: str = "paired"
-    transform: str = "geometric"
-    lamb: float = 1.0
-    imsat_lambda: float = 0.1
-    imsat_mu: float = 4.0
-    regularizers: list[Regularizer] = field(default_factory=list)
-    transforms: TransformParams = field(default_factory=TransformParams)
-
-
-@dataclass
 class RunConfig:
+    """The sections every method has. A method's config subclasses it with its own sections
+    (``methods/base.py``); the YAML keeps one flat layout: method, seed, data, train, then the method's."""
+
     method: str = "iic"
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    views: ViewConfig = field(default_factory=ViewConfig)
-    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-
-
-# Named methods are presets of the one MI × transformation × regulariser objective (Peng et al.),
-# applied under the user's recipe and overrides.
-PRESETS: dict[str, dict] = {
-    "iic": {"objective": {"mi": "paired", "transform": "geometric", "regularizers": []}},
-    # the IMSAT code's settings: one head, batch 250, Adam 2e-3, 50 epochs, λ 0.1, μ 4, adaptive ε,
-    # but ε = 0.5 × the distance to the 10th neighbour (the code's MNIST value is 0.25; 0.5 measured
-    # better on digits vectors, docs/methods.md)
-    "imsat": {"objective": {"mi": "marginal", "regularizers": [{"transform": "vat", "weight": 1.0}],
-                            "transforms": {"vat_adaptive_eps": True, "vat_prop_eps": 0.5}},
-              "model": {"overcluster": 0, "sub_heads": 1},
-              "train": {"head_schedule": "B:1", "batch_size": 250, "lr": 0.002, "epochs": 50}},
-    # Peng et al.'s best model: IIC + KL(p(x) ‖ p(VAT(x))), weight 0.1 and radius ε·prop_eps = 8 × 0.25
-    # (the authors' MNIST ε), the values of the grid's "I(Y,Ỹ) + KL VAT" row (docs/methods.md)
-    "iic-vat": {"objective": {"mi": "paired", "transform": "geometric",
-                              "regularizers": [{"transform": "vat", "weight": 0.1}],
-                              "transforms": {"vat_eps": 8.0, "vat_prop_eps": 0.25, "vat_adaptive_eps": False}}},
-}
 
 
 def _type_name(tp: Any) -> str:
@@ -211,8 +117,15 @@ def _from_dict(cls: type, data: dict, prefix: str = "") -> Any:
 
 
 def config_from_dict(data: dict) -> RunConfig:
-    """Build a ``RunConfig`` from a nested dict, rejecting unknown keys and wrong types."""
-    return _from_dict(RunConfig, data or {})
+    """Build the method's config (``data["method"]``, default iic) from a nested dict, rejecting
+    unknown keys and wrong types. No preset is applied: this reads resolved configs as they are."""
+    from .methods import method_spec
+
+    data = data or {}
+    method = data.get("method", "iic")
+    if not isinstance(method, str):
+        raise ConfigError(f"config key 'method': expected a method name, got {method!r}")
+    return _from_dict(method_spec(method).config, data)
 
 
 def merge_dicts(base: dict, update: dict) -> dict:
@@ -261,8 +174,9 @@ def read_yaml(path: str | Path) -> dict:
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = (), **top: Any) -> RunConfig:
-    """Defaults ← YAML file (or the bundled recipe of the named dataset) ← ``key=value`` overrides
-    ← explicit values given as dotted keys.
+    """Method preset ← YAML file ← ``key=value`` overrides ← explicit values given as dotted keys.
+    What is still unset is chosen from the data's shape by the method (``resolve``), the same way for
+    the CLI, the Python API and the grid.
 
     ``top`` keys use ``__`` for dots, e.g. ``load_config(method="iic", data__name="digits")``;
     ``None`` values are ignored.
@@ -273,20 +187,27 @@ def load_config(path: str | Path | None = None, overrides: list[str] = (), **top
     for key, value in top.items():
         if value is not None:
             data = merge_dicts(data, nested(key.replace("__", "."), value))
-    section, method = data.get("data"), data.get("method", "iic")
-    if path is None and isinstance(section, dict) and isinstance(section.get("name"), str):
-        recipe = bundled_recipe(method, section["name"])
-        if recipe is not None:
-            data = merge_dicts(read_yaml(recipe), data)
-    if method in PRESETS:
-        data = merge_dicts(PRESETS[method], data)
-    return config_from_dict(data)
+    from .methods import method_spec
+
+    method = data.get("method", "iic")
+    if not isinstance(method, str):
+        raise ConfigError(f"config key 'method': expected a method name, got {method!r}")
+    return config_from_dict(merge_dicts(method_spec(method).preset, data))
 
 
-def bundled_recipe(method: str, dataset: str) -> Path | None:
-    """The default recipe shipped for (method, named dataset), used when no --config is given."""
-    path = RECIPES / f"{method}-{dataset}.yaml"
-    return path if isinstance(method, str) and path.is_file() else None
+def validate_common(cfg: RunConfig) -> None:
+    """Reject impossible values of the sections every method has (after the method's ``resolve``)."""
+    t = cfg.train
+    for key, value in (("train.epochs", t.epochs), ("train.batch_size", t.batch_size), ("train.eval_every", t.eval_every),
+                       ("train.checkpoint_every", t.checkpoint_every), ("train.select_samples", t.select_samples)):
+        if value is None or value < 1:
+            raise ConfigError(f"{key} = {value}: expected a positive integer")
+    if t.lr is None or not t.lr > 0:
+        raise ConfigError(f"train.lr = {t.lr}: expected a positive learning rate")
+    if t.budget_minutes is not None and not t.budget_minutes > 0:
+        raise ConfigError(f"train.budget_minutes = {t.budget_minutes}: expected a positive number of minutes (or none)")
+    if t.threads < 0:
+        raise ConfigError(f"train.threads = {t.threads}: expected 0 (automatic) or a positive number of threads")
 
 
 def config_to_dict(cfg: RunConfig) -> dict:

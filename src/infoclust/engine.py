@@ -1,15 +1,18 @@
-"""The training loop: device, seeding, epochs/steps, progress, evaluation, checkpoint and resume.
+"""The training loop: device, seeding, passes and steps, progress, evaluation, checkpoint and resume.
 
-It knows no method's math: it asks the method which head a pass trains (``phase``), hands it
-batches of uint8 images (``train_step``) and evaluates through ``predict`` / ``selection_loss``.
+It knows no method's math and no method's names: it talks to a method only through the contract of
+``methods.base.Method`` (``train_step``, ``predict``, ``selection_scores``, ``may_report``, state).
 All randomness comes from seeded generators whose state is checkpointed, so a resumed run
-reproduces an uninterrupted one on the same machine.
+reproduces an uninterrupted one on the same machine; with ``train.deterministic`` that holds on
+CUDA too. Under torchrun every process trains its shard of each global batch and rank 0 alone
+evaluates and writes (``infoclust.distributed``).
 """
 from __future__ import annotations
 
 import copy
 import json
 import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,20 +24,24 @@ from tqdm.auto import tqdm
 
 from .config import RunConfig
 from .data import Dataset, load_dataset
+from .distributed import DistContext, from_environment, init_process_group
 from .errors import CheckpointError, ConfigError, DataError, TrainingError
 from .evaluation import summarize_heads
-from .machine import describe
-from .methods import MAIN, OVER, build_method, resolve_config
+from .machine import choose_threads, describe
+from .methods import StepContext, build_method, resolve_config
+from .rng import Rng
 from .runs import RunDir, atomic_write_text
 
-LOG_EVERY = 10  # steps between "train" lines in metrics.jsonl
-EVAL_CHUNK = 1024  # images per forward pass during evaluation
+LOG_EVERY = 10  # steps between "train" lines in metrics.jsonl (and host syncs for the loss parts)
+EVAL_CHUNK = 1024  # samples per forward pass during evaluation
+CURVE_KEYS = ("epoch", "step", "model_step", "time_s", "acc", "nmi", "ari", "acc_mean", "selected_sub_head")
 
 
-def select_device(name: str) -> torch.device:
-    """``"auto"`` → CUDA when available, else CPU; otherwise the named device (must exist)."""
+def select_device(name: str, dist: DistContext = DistContext()) -> torch.device:
+    """``"auto"`` → CUDA when available (this process's GPU under torchrun), else CPU; otherwise the
+    named device (must exist)."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = f"cuda:{dist.local_rank}" if torch.cuda.is_available() else "cpu"
     try:
         device = torch.device(name)
     except RuntimeError:
@@ -44,13 +51,19 @@ def select_device(name: str) -> torch.device:
     return device
 
 
+def configure_determinism(on: bool) -> None:
+    """Deterministic kernels (and cuBLAS's fixed workspace) when ``on``: same seed, same numbers on
+    CUDA as on CPU; off lets cuDNN pick the fastest, possibly nondeterministic, algorithms."""
+    if on:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(on)
+    torch.backends.cudnn.deterministic = on
+    torch.backends.cudnn.benchmark = not on
+
+
 def sample_tensor(dataset: Dataset) -> torch.Tensor:
     """The dataset's samples as a tensor: uint8 N×C×H×W images or float32 N×D vectors."""
     return torch.from_numpy(np.ascontiguousarray(dataset.images))
-
-
-def _generator(device: torch.device, seed: int) -> torch.Generator:
-    return torch.Generator(device=device).manual_seed(seed)
 
 
 @dataclass
@@ -65,24 +78,77 @@ class Progress:
     reported_step: int | None = None  # the step whose model is reported, when not the last one
 
 
-class Trainer:
-    """Trains ``cfg.method`` on ``dataset``; with a ``run`` folder it logs, checkpoints and resumes."""
+class LossWindow:
+    """Sums of the loss parts since the last log line, kept on the device (no host sync per step)."""
 
-    def __init__(self, cfg: RunConfig, dataset: Dataset, run: RunDir | None = None, progress: bool = True):
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+        self.sums: torch.Tensor | None = None
+        self.steps = 0
+
+    def add(self, parts: dict[str, torch.Tensor]) -> None:
+        values = torch.stack([v.detach().reshape(()).double() for v in parts.values()])
+        if self.sums is None:
+            self.keys, self.sums = list(parts), values
+        else:
+            self.sums = self.sums + values
+        self.steps += 1
+
+    def means(self, dist: DistContext) -> dict[str, float]:
+        """Mean of each part over the window's steps and the processes (one host sync)."""
+        if self.sums is None:
+            return {}
+        values = dist.mean_values(self.sums / self.steps).tolist()
+        return dict(zip(self.keys, values))
+
+    def clear(self) -> None:
+        self.sums, self.steps = None, 0
+
+    def state(self) -> dict:
+        return {"keys": list(self.keys), "steps": self.steps,
+                "sums": self.sums.cpu() if self.sums is not None else torch.zeros(0, dtype=torch.float64)}
+
+    def load(self, state: dict, device: torch.device) -> None:
+        self.keys, self.steps = list(state["keys"]), int(state["steps"])
+        self.sums = state["sums"].to(device) if self.steps else None
+
+
+class Trainer:
+    """Trains ``cfg.method`` on ``dataset``; with a ``run`` folder it logs, checkpoints and resumes.
+
+    ``eval_dataset``: the samples the figures are reported on (default: the training samples);
+    ``dist``: this process's place in a distributed run (one process by default).
+    """
+
+    def __init__(self, cfg: RunConfig, dataset: Dataset, run: RunDir | None = None, progress: bool = True,
+                 eval_dataset: Dataset | None = None, dist: DistContext = DistContext()):
         images = sample_tensor(dataset)
-        self.cfg = resolve_config(cfg, tuple(images.shape[1:]), dataset.n_classes)
-        self.dataset, self.run, self.show_progress = dataset, run, progress
-        self.device = select_device(self.cfg.train.device)
-        self.images = images.to(self.device)  # images or vectors: the samples
-        self.labels = dataset.labels
+        shape = tuple(images.shape[1:])
+        self.cfg = resolve_config(cfg, shape, dataset.n_classes)
+        self.dataset, self.run, self.dist = dataset, run, dist
+        self.eval_dataset = eval_dataset if eval_dataset is not None else dataset
+        if tuple(self.eval_dataset.images.shape[1:]) != shape:
+            raise DataError(f"the evaluation split has samples of shape {tuple(self.eval_dataset.images.shape[1:])}; "
+                            f"expected {shape} like the training split")
+        self.show_progress = progress and dist.is_main
+        t = self.cfg.train
+        if t.batch_size % dist.world_size:
+            raise ConfigError(f"train.batch_size = {t.batch_size} does not split over {dist.world_size} processes: "
+                              "expected a multiple of the process count")
+        torch.set_num_threads(choose_threads(t.threads, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
+        configure_determinism(t.deterministic)
+        self.device = select_device(t.device, dist)
+        self.images = images.to(self.device)  # images or vectors: the training samples
+        self.eval_images = self.images if eval_dataset is None else sample_tensor(eval_dataset).to(self.device)
         torch.manual_seed(self.cfg.seed)
-        self.method = build_method(self.cfg, tuple(images.shape[1:]), self.device)
+        self.method = build_method(self.cfg, shape, self.device, dist)
         self.method.prepare(self.images)
-        self.gen = _generator(self.device, self.cfg.seed + 1)
+        self.rng = Rng.seeded(self.cfg.seed + 1, self.device, dist.rank, dist.world_size)
         self.state = Progress()
-        self.main_snapshot: tuple[int, dict] | None = None  # (step, method state) after the last main pass (see fit)
+        self.snapshot: tuple[int, dict] | None = None  # (step, method state) the last reportable pass left
         self.last_eval: dict = {}
-        self.pending_losses: list[float] = []  # losses since the last "train" log line
+        self.curve: list[dict] = []  # the evaluations so far, in the summary
+        self.window = LossWindow()
 
     @property
     def steps_per_epoch(self) -> int:
@@ -92,24 +158,34 @@ class Trainer:
         """Sample order of one epoch: a function of (seed, epoch) only, so resume needs no state."""
         return torch.randperm(len(self.images), generator=torch.Generator().manual_seed(self.cfg.seed * 100003 + epoch))
 
+    def _shard(self, order: torch.Tensor, step: int) -> torch.Tensor:
+        """This process's contiguous share of global batch ``step`` of an epoch's ``order``."""
+        b, w = self.cfg.train.batch_size, self.dist.world_size
+        batch = order[step * b:(step + 1) * b]
+        share = b // w
+        return batch[self.dist.rank * share:(self.dist.rank + 1) * share].to(self.device)
+
     # ----------------------------------------------------------------- checkpoint
     def checkpoint(self) -> None:
-        if self.run is None:
+        if self.run is None or not self.dist.is_main:
             return
+        if self.window.sums is not None and not bool(torch.isfinite(self.window.sums).all()):
+            self._diverged()
         self.run.save_checkpoint({
             "method": self.method.state_dict(),
-            "generator": self.gen.get_state(),
+            "generator": self.rng.get_state(),
             "progress": vars(self.state).copy(),
             "metrics_bytes": self.run.metrics_size(),
             "last_eval": json.dumps(self.last_eval),
-            "pending_losses": torch.tensor(self.pending_losses, dtype=torch.float64),
+            "curve": json.dumps(self.curve),
+            "window": self.window.state(),
             "image_shape": list(self.images.shape[1:]),
-            **({"main_snapshot": {"step": self.main_snapshot[0], "state": self.main_snapshot[1]}}
-               if self.main_snapshot is not None else {}),
+            **({"snapshot": {"step": self.snapshot[0], "state": self.snapshot[1]}} if self.snapshot is not None else {}),
         })
 
-    def restore(self) -> None:
-        """Continue from ``run``'s checkpoint."""
+    def restore(self, truncate_log: bool = False) -> None:
+        """Continue from ``run``'s checkpoint; ``truncate_log`` (when training on) drops the log lines
+        written after it. Reading a run for evaluation never writes to it."""
         ckpt = self.run.load_checkpoint(map_location=self.device)
         shape = tuple(self.images.shape[1:])
         if tuple(ckpt.get("image_shape", shape)) != shape:
@@ -117,49 +193,68 @@ class Trainer:
                             f"the run '{self.run.root}' was trained on {tuple(ckpt['image_shape'])}")
         try:
             self.method.load_state_dict(ckpt["method"])
-            self.gen.set_state(ckpt["generator"].cpu())  # generator states are CPU byte tensors on every device
+            self.rng.set_state(ckpt["generator"])
             self.state = Progress(**ckpt["progress"])
             self.last_eval = json.loads(ckpt.get("last_eval", "{}"))
-            self.pending_losses = ckpt["pending_losses"].tolist()
-            snapshot = ckpt.get("main_snapshot")
-            self.main_snapshot = None if snapshot is None else (int(snapshot["step"]), snapshot["state"])
-        except (KeyError, RuntimeError, TypeError) as exc:
-            raise CheckpointError(f"checkpoint '{self.run.checkpoint_path}' does not match this run's config: {str(exc).splitlines()[0][:200]}") from None
-        self.run.truncate_metrics(ckpt["metrics_bytes"])
+            self.curve = json.loads(ckpt.get("curve", "[]"))
+            self.window.load(ckpt["window"], self.device)
+            snapshot = ckpt.get("snapshot")
+            self.snapshot = None if snapshot is None else (int(snapshot["step"]), snapshot["state"])
+        except (KeyError, RuntimeError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"checkpoint '{self.run.checkpoint_path}' does not match this run's config: "
+                                  f"{str(exc).splitlines()[0][:200]}") from None
+        if truncate_log and self.dist.is_main:
+            self.run.truncate_metrics(ckpt["metrics_bytes"])
 
     # ----------------------------------------------------------------- evaluation
     @torch.no_grad()
-    def predict_posteriors(self) -> dict[str, np.ndarray]:
-        """{head: h×N×K posteriors} of every image, evaluation view."""
+    def predict_posteriors(self, samples: torch.Tensor | None = None) -> dict[str, np.ndarray]:
+        """{head: h×N×K posteriors} of every evaluation sample (or of ``samples``), evaluation view."""
+        samples = self.eval_images if samples is None else samples
         chunks: dict[str, list[np.ndarray]] = {}
-        for start in range(0, len(self.images), EVAL_CHUNK):
-            for head, post in self.method.predict(self.images[start:start + EVAL_CHUNK]).items():
+        for start in range(0, len(samples), EVAL_CHUNK):
+            for head, post in self.method.predict(samples[start:start + EVAL_CHUNK].to(self.device)).items():
                 chunks.setdefault(head, []).append(post.float().cpu().numpy())
         return {head: np.concatenate(parts, axis=1) for head, parts in chunks.items()}
 
+    @torch.no_grad()
+    def selection_scores(self) -> np.ndarray | None:
+        """Label-free score per sub-head of the reported head, over ``select_samples`` training samples
+        in batches of the training size (this process alone, its own seeded generator)."""
+        n, t = len(self.images), self.cfg.train
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(self.cfg.seed + 7))[: min(n, t.select_samples)]
+        rng = Rng.seeded(self.cfg.seed + 7, self.device)
+        scores = []
+        for i in range(0, max(len(order) - t.batch_size + 1, 1), t.batch_size):
+            idx = order[i:i + t.batch_size].to(self.device)
+            ctx = StepContext(self.state.epoch, self.state.global_step, rng, idx, self.dist.local)
+            score = self.method.selection_scores(self.images[idx], ctx)
+            if score is None:
+                return None
+            scores.append(score.float().cpu())
+        return torch.stack(scores).mean(0).numpy()
+
     @property
     def selected_sub_head(self) -> int:
-        """The main head's sub-head chosen (by lowest loss, no labels) at the last evaluation."""
+        """The reported head's sub-head chosen (by lowest loss, no labels) at the last evaluation."""
         if "selected_sub_head" not in self.last_eval:
             raise CheckpointError("this run has no evaluation yet: train it (or resume it) first")
         return self.last_eval["selected_sub_head"]
 
+    def reported_posteriors(self, posteriors: dict[str, np.ndarray], sub_head: int) -> np.ndarray:
+        """N×K posteriors of the reported head's ``sub_head``."""
+        return posteriors[self.method.report_head][sub_head]
+
     @torch.no_grad()
     def evaluate(self) -> dict:
-        """Figures of the current model on the whole dataset (labels used only for scoring)."""
-        n = len(self.images)
+        """Figures of the current model on the evaluation samples (labels used only for scoring)."""
         posteriors = self.predict_posteriors()
-        sel_gen = _generator(self.device, self.cfg.seed + 7)
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(self.cfg.seed + 7))
-        order = order[: min(n, self.cfg.train.select_samples)]
-        bs = self.cfg.train.batch_size
-        losses = []
-        for i in range(0, max(len(order) - bs + 1, 1), bs):
-            idx = order[i:i + bs].to(self.device)
-            losses.append(self.method.selection_loss(self.images[idx], sel_gen, idx).cpu())
-        sub_head_loss = torch.stack(losses).mean(0).numpy()
         self.posteriors = posteriors
-        return summarize_heads(posteriors, sub_head_loss, self.labels, main=MAIN, over=OVER)
+        figures = summarize_heads(posteriors, self.selection_scores(), self.eval_dataset.labels,
+                                  report=self.method.report_head)
+        figures["train_split"] = self.dataset.split
+        figures["eval_split"] = self.eval_dataset.split
+        return figures
 
     def _log_eval(self) -> dict:
         t0 = time.perf_counter()
@@ -168,97 +263,150 @@ class Trainer:
                        model_step=self.state.global_step if self.state.reported_step is None else self.state.reported_step,
                        time_s=round(self.state.elapsed_s, 2), eval_s=round(time.perf_counter() - t0, 2))
         self.last_eval = figures
+        self.curve.append({k: figures[k] for k in CURVE_KEYS if k in figures})
         if self.run is not None:
             self.run.append_metrics({"kind": "eval", **figures})
         return figures
 
     # ----------------------------------------------------------------- training
     def fit(self) -> dict:
-        """Train until ``train.epochs`` (or ``train.budget_minutes``) and return the last figures."""
-        t = self.cfg.train
-        total = t.epochs * self.steps_per_epoch
-        budget_s = t.budget_minutes * 60 if t.budget_minutes else math.inf
-        bar = tqdm(total=total, initial=self.state.global_step, unit="step", disable=not self.show_progress,
-                   dynamic_ncols=True, desc=f"{self.cfg.method} {self.dataset.name}")
-        losses = self.pending_losses
-        seen, window_start = 0, time.perf_counter()
-        while self.state.epoch < t.epochs and not self.state.stopped_by_budget:
-            order, phase = self._order(self.state.epoch), self.method.phase(self.state.epoch)
-            while self.state.step_in_epoch < self.steps_per_epoch:
-                t0 = time.perf_counter()
-                idx = order[self.state.step_in_epoch * t.batch_size:(self.state.step_in_epoch + 1) * t.batch_size]
-                idx = idx.to(self.device)
-                stats = self.method.train_step(self.images[idx], phase, self.gen, idx)
-                if not math.isfinite(stats["loss"]):
-                    raise TrainingError(f"the loss became {stats['loss']} at step {self.state.global_step}: "
-                                        f"expected a finite loss; try a lower train.lr (now {t.lr})")
-                self.state.elapsed_s += time.perf_counter() - t0
-                self.state.step_in_epoch += 1
-                self.state.global_step += 1
-                losses.append(stats["loss"])
-                seen += len(idx)
-                bar.update(1)
-                if self.state.global_step % LOG_EVERY == 0:
-                    rate = seen / max(time.perf_counter() - window_start, 1e-9)
-                    bar.set_postfix(head=phase, loss=f"{np.mean(losses):.4f}", img_s=f"{rate:.0f}")
-                    if self.run is not None:
-                        self.run.append_metrics({"kind": "train", "epoch": self.state.epoch, "step": self.state.global_step,
-                                                 "head": phase, "loss": float(np.mean(losses)), "img_s": rate,
-                                                 "time_s": round(self.state.elapsed_s, 2)})
-                    losses.clear()
-                    seen, window_start = 0, time.perf_counter()
-                if self.state.elapsed_s >= budget_s:
-                    self.state.stopped_by_budget = True
-                    break
-                if self.state.global_step % t.checkpoint_every == 0:
-                    self.checkpoint()
-            if not self.state.stopped_by_budget:
-                if phase == MAIN and t.budget_minutes:  # the budget may yet cut a pass of another head
-                    self.main_snapshot = (self.state.global_step, copy.deepcopy(self.method.state_dict()))
-                self.state.epoch += 1
-                self.state.step_in_epoch = 0
-            elif phase != MAIN and self.main_snapshot is not None:
-                # the budget cut a pass of another head, which moves the trunk under the main head:
-                # report (and keep) the model as the last main-head pass left it; no labels involved
-                self.state.reported_step, state = self.main_snapshot
-                self.method.load_state_dict(state)
-            last = self.state.epoch >= t.epochs or self.state.stopped_by_budget
-            if last or (self.run is not None and self.state.epoch % t.eval_every == 0):  # nothing to log to
-                figures = self._log_eval()
-                if "acc" in figures:
-                    if self.show_progress:
-                        bar.write(f"epoch {self.state.epoch}: ACC {figures['acc']:.4f}  NMI {figures['nmi']:.4f}  ARI {figures['ari']:.4f}"
-                              f"  (sub-head {figures['selected_sub_head']}, mean ACC {figures['acc_mean']:.4f})")
-                self.checkpoint()
+        """Train until ``train.epochs`` passes (or ``train.budget_minutes``) and return the last figures."""
+        bar = self._progress_bar()
+        while not self._done():
+            self._train_pass(bar)
+            self._close_pass()
+            if self._evaluation_due():
+                self._evaluate_and_checkpoint(bar)
         bar.close()
+        return self._finish()
+
+    def _progress_bar(self) -> tqdm:
+        total = self.cfg.train.epochs * self.steps_per_epoch
+        return tqdm(total=total, initial=self.state.global_step, unit="step", disable=not self.show_progress,
+                    dynamic_ncols=True, desc=f"{self.cfg.method} {self.dataset.name}")
+
+    def _done(self) -> bool:
+        return self.state.epoch >= self.cfg.train.epochs or self.state.stopped_by_budget
+
+    def _train_pass(self, bar: tqdm) -> None:
+        """Steps of the current pass until its end or the budget; logs every ``LOG_EVERY`` steps."""
+        t, s = self.cfg.train, self.state
+        budget_s = t.budget_minutes * 60 if t.budget_minutes else math.inf
+        order = self._order(s.epoch)
+        seen, window_start = 0, time.perf_counter()
+        while s.step_in_epoch < self.steps_per_epoch:
+            t0 = time.perf_counter()
+            idx = self._shard(order, s.step_in_epoch)
+            ctx = StepContext(s.epoch, s.global_step, self.rng, idx, self.dist)
+            self.window.add(self.method.train_step(self.images[idx], ctx))
+            s.elapsed_s += time.perf_counter() - t0
+            s.step_in_epoch += 1
+            s.global_step += 1
+            seen += len(idx) * self.dist.world_size
+            bar.update(1)
+            if s.global_step % LOG_EVERY == 0:
+                self._log_window(bar, seen / max(time.perf_counter() - window_start, 1e-9))
+                seen, window_start = 0, time.perf_counter()
+            if self.dist.any(s.elapsed_s >= budget_s, self.device):
+                s.stopped_by_budget = True
+                return
+            if s.global_step % t.checkpoint_every == 0:
+                self.checkpoint()
+
+    def _log_window(self, bar: tqdm, rate: float) -> None:
+        """One "train" line: each loss part's mean since the last line; a non-finite loss stops the run."""
+        parts = self.window.means(self.dist)
+        self.window.clear()
+        if not all(math.isfinite(v) for v in parts.values()):
+            self._diverged(parts)
+        name = self.method.pass_name(self.state.epoch)
+        bar.set_postfix({"pass": name, **{k: f"{v:.4f}" for k, v in parts.items()}, "img_s": f"{rate:.0f}"})
+        if self.run is not None and self.dist.is_main:
+            self.run.append_metrics({"kind": "train", "epoch": self.state.epoch, "step": self.state.global_step,
+                                     "pass": name, **parts, "img_s": rate, "time_s": round(self.state.elapsed_s, 2)})
+
+    def _diverged(self, parts: dict | None = None) -> None:
+        step = self.state.global_step
+        what = ", ".join(f"{k} {v}" for k, v in (parts or {}).items()) or "a loss part"
+        raise TrainingError(f"training diverged by step {step} ({what}): expected finite losses; "
+                            f"try a lower train.lr (now {self.cfg.train.lr}); the last checkpoint is kept")
+
+    def _close_pass(self) -> None:
+        """After a whole pass: keep a copy of a reportable model (when a budget may cut the next
+        pass) and move on. After a cut pass whose model may not be reported: go back to that copy."""
+        s = self.state
+        if not s.stopped_by_budget:
+            if self.method.may_report(s.epoch) and self.cfg.train.budget_minutes:
+                self.snapshot = (s.global_step, copy.deepcopy(self.method.state_dict()))
+            s.epoch += 1
+            s.step_in_epoch = 0
+        elif not self.method.may_report(s.epoch) and self.snapshot is not None:
+            s.reported_step, state = self.snapshot
+            self.method.load_state_dict(state)
+
+    def _evaluation_due(self) -> bool:
+        return self._done() or (self.run is not None and self.state.epoch % self.cfg.train.eval_every == 0)
+
+    def _evaluate_and_checkpoint(self, bar: tqdm) -> None:
+        if self.dist.is_main:
+            figures = self._log_eval()
+            if "acc" in figures and self.show_progress:
+                bar.write(f"epoch {self.state.epoch}: ACC {figures['acc']:.4f}  NMI {figures['nmi']:.4f}  "
+                          f"ARI {figures['ari']:.4f}  (sub-head {figures['selected_sub_head']}, "
+                          f"mean ACC {figures['acc_mean']:.4f})")
+            self.checkpoint()
+        self.dist.barrier()
+
+    def _finish(self) -> dict:
+        """The last figures; with a run folder, ``summary.json``: them, the evaluation curve and the
+        machine that finished the run."""
+        if not self.dist.is_main:
+            return {}
         if not self.last_eval:
             self._log_eval()
-        if self.run is not None:  # the summary also names the machine that finished the run
-            summary = {**self.last_eval, "machine": describe(self.device)}
+        if self.run is not None:
+            summary = {**self.last_eval, "curve": self.curve, "processes": self.dist.world_size,
+                       "machine": describe(self.device)}
             atomic_write_text(self.run.summary_path, json.dumps(summary, indent=2))
         return self.last_eval
 
 
-def load_data(cfg: RunConfig, progress: bool = True) -> Dataset:
-    return load_dataset(cfg.data.name, split=cfg.data.split, root=cfg.data.root, progress=progress)
+def load_data(cfg: RunConfig, progress: bool = True) -> tuple[Dataset, Dataset | None]:
+    """The training split and, when ``data.eval_split`` names another one, the evaluation split."""
+    d = cfg.data
+    train_data = load_dataset(d.name, split=d.split, root=d.root, progress=progress)
+    if d.eval_split is None or d.eval_split == d.split:
+        return train_data, None
+    return train_data, load_dataset(d.name, split=d.eval_split, root=d.root, progress=progress)
 
 
-def train(cfg: RunConfig, out: str | Path, resume: bool = False, progress: bool = True) -> dict:
-    """Train into run folder ``out`` (new), or continue it with ``resume=True``; returns the figures."""
+def _trainer(cfg: RunConfig, run: RunDir | None, progress: bool, dist: DistContext = DistContext()) -> Trainer:
+    train_data, eval_data = load_data(cfg, progress and dist.is_main)
+    return Trainer(cfg, train_data, run, progress, eval_dataset=eval_data, dist=dist)
+
+
+def train(cfg: RunConfig | None, out: str | Path, resume: bool = False, progress: bool = True) -> dict:
+    """Train into run folder ``out`` (new), or continue it with ``resume=True``; returns the figures.
+    Under torchrun (WORLD_SIZE > 1) every process calls this; rank 0 alone writes."""
+    dist = from_environment()
     if resume:
         run = RunDir.existing(out)
         cfg = run.read_config()
-        trainer = Trainer(cfg, load_data(cfg, progress), run, progress)
-        if run.has_checkpoint():
-            trainer.restore()
-        else:  # stopped before its first checkpoint: it starts over, so its old log lines go
-            run.truncate_metrics(0)
     else:
         run = RunDir(out)
         if run.config_path.exists():
             raise ConfigError(f"'{out}' already holds a run: continue it with --resume, or choose another --out")
-        trainer = Trainer(cfg, load_data(cfg, progress), run, progress)
-        run.write_config(trainer.cfg)
+    device = select_device(cfg.train.device, dist)
+    init_process_group(dist, device)
+    trainer = _trainer(cfg, run, progress, dist)
+    if not resume:
+        if dist.is_main:
+            run.write_config(trainer.cfg)
+    elif run.has_checkpoint():
+        trainer.restore(truncate_log=True)
+    elif dist.is_main:  # stopped before its first checkpoint: it starts over, so its old log lines go
+        run.truncate_metrics(0)
+    dist.barrier()
     return trainer.fit()
 
 
@@ -274,9 +422,13 @@ def run_to_end(out: str | Path, make_config: Callable[[], RunConfig], progress: 
 
 
 def load_trainer(out: str | Path, progress: bool = False, dataset: Dataset | None = None) -> Trainer:
-    """A trainer restored from a run folder's checkpoint (for evaluate / predict / report)."""
+    """A trainer restored from a run folder's checkpoint (for evaluate / predict / report); reads only.
+    ``dataset``: samples to predict instead of the run's evaluation split."""
     run = RunDir.existing(out)
     cfg = run.read_config()
-    trainer = Trainer(cfg, dataset if dataset is not None else load_data(cfg, progress), run, progress)
+    if dataset is None:
+        trainer = _trainer(cfg, run, progress)
+    else:
+        trainer = Trainer(cfg, dataset, run, progress)
     trainer.restore()
     return trainer

@@ -45,20 +45,22 @@ def clustering_scores(pred: np.ndarray, labels: np.ndarray, n_clusters: int) -> 
 
 
 def summarize_heads(
-    posteriors: dict[str, np.ndarray], sub_head_loss: np.ndarray, labels: np.ndarray | None, main: str, over: str | None
+    posteriors: dict[str, np.ndarray], sub_head_scores: np.ndarray | None, labels: np.ndarray | None, report: str
 ) -> dict:
-    """Figures for a run. ``posteriors``: head → h×N×K; ``sub_head_loss``: (h,) label-free loss of
-    the main head's sub-heads; the lowest-loss sub-head is the reported one."""
-    main_post = posteriors[main]
+    """Figures for a run. ``posteriors``: head → h×N×K; ``sub_head_scores``: (h,) label-free score of
+    the ``report`` head's sub-heads, lowest = the reported one (None: sub-head 0). Every other head
+    gets its many-to-one ACC (``acc_many_to_one_<head>``), the measure for over-clustering heads."""
+    main_post = posteriors[report]
     h, n, k = main_post.shape
-    best = int(np.argmin(sub_head_loss))
+    best = 0 if sub_head_scores is None else int(np.argmin(sub_head_scores))
     pred = main_post[best].argmax(axis=1)
     out: dict = {
         "n_samples": int(n),
         "n_clusters": int(k),
         "selected_sub_head": best,
-        "selection": "lowest loss of the MI term on training views (no labels)",
-        "sub_head_loss": [float(x) for x in sub_head_loss],
+        "selection": "lowest loss of the MI term on training views (no labels)" if sub_head_scores is not None
+        else "the only sub-head",
+        "sub_head_loss": [] if sub_head_scores is None else [float(x) for x in sub_head_scores],
         "cluster_sizes": np.bincount(pred, minlength=k).tolist(),
     }
     if labels is None:
@@ -70,9 +72,8 @@ def summarize_heads(
         out[f"{key}_mean"], out[f"{key}_std"] = float(values.mean()), float(values.std())
     out["acc_per_sub_head"] = [s["acc"] for s in per_head]
     out["nmi_average_method"] = NMI_AVERAGE
-    if over is not None and over in posteriors:
-        over_post = posteriors[over]
-        out["overcluster_acc_many_to_one"] = float(
-            np.mean([many_to_one_acc(p.argmax(axis=1), labels, p.shape[1]) for p in over_post])
-        )
+    for head, post in posteriors.items():
+        if head != report:
+            out[f"acc_many_to_one_{head}"] = float(
+                np.mean([many_to_one_acc(p.argmax(axis=1), labels, p.shape[1]) for p in post]))
     return out

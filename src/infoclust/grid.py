@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import PRESETS, config_from_dict, merge_dicts, nested, read_yaml
+from .config import config_from_dict, merge_dicts, nested, read_yaml
 from .errors import ConfigError
 from .report import plot_grid
 from .runs import atomic_write_text
@@ -74,9 +74,11 @@ def load_grid(path: str | Path) -> GridSpec:
 
 def cell_config(spec: GridSpec, row: Row, dataset: str, seed: int):
     """The RunConfig of one cell: preset ← recipe ← base ← per-dataset ← row overrides ← dataset and seed."""
-    if row.method not in PRESETS:
-        raise ConfigError(f"grid row '{row.name}': unknown method '{row.method}': expected one of {', '.join(PRESETS)}")
-    data = PRESETS[row.method]
+    from .methods import METHODS
+
+    if row.method not in METHODS:
+        raise ConfigError(f"grid row '{row.name}': unknown method '{row.method}': expected one of {', '.join(METHODS)}")
+    data = METHODS[row.method].preset
     for layer in (spec.recipe, spec.base, spec.per_dataset.get(dataset, {})):
         data = merge_dicts(data, layer)
     for key, value in row.overrides.items():

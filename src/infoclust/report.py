@@ -194,13 +194,13 @@ def plot_curves(path: Path, records: list[dict], sizes: np.ndarray) -> bool:
     """Loss per head vs step; ACC/NMI/ARI vs time when eval records have them, else the (K,) cluster ``sizes``.
 
     Returns True when the right panel shows scores."""
-    train = [r for r in records if r.get("kind") == "train"]
+    train = [{**r, "pass": r.get("pass", r.get("head"))} for r in records if r.get("kind") == "train"]
     evals = [r for r in records if r.get("kind") == "eval"]
     has_scores = any(r.get("acc") is not None for r in evals)
     fig = Figure(figsize=(11, 4))
     left, right = fig.subplots(1, 2)
-    _plot_lines(left, train, "step", {"loss": "head"}, group="head")
-    left.set(xlabel="step", ylabel="training loss", title="training loss per head")
+    _plot_lines(left, train, "step", {"loss": "pass"}, group="pass")
+    left.set(xlabel="step", ylabel="training loss", title="training loss per pass")
     if not train:
         left.text(0.5, 0.5, "no training records", ha="center", va="center", transform=left.transAxes)
     if has_scores:
@@ -275,9 +275,10 @@ def figure_rows(figures: dict) -> list[tuple[str, str]]:
         if f"{key}_mean" in figures:
             std = f" ± {_fmt(figures[f'{key}_std'])}" if f"{key}_std" in figures else ""
             rows.append((f"{key.upper()} mean ± std over sub-heads", _fmt(figures[f"{key}_mean"]) + std))
-    if "overcluster_acc_many_to_one" in figures:
-        rows.append(("over-clustering head ACC (many-to-one, mean over sub-heads)",
-                     _fmt(figures["overcluster_acc_many_to_one"])))
+    for key in sorted(k for k in figures if k.startswith("acc_many_to_one_")):
+        rows.append((f"head {key[len('acc_many_to_one_'):]} ACC (many-to-one, mean over sub-heads)", _fmt(figures[key])))
+    if "eval_split" in figures:
+        rows.append(("splits", f"trained on '{figures.get('train_split')}', reported on '{figures['eval_split']}'"))
     for key, name in (("n_samples", "samples"), ("n_clusters", "clusters")):
         if key in figures:
             rows.append((name, f"{figures[key]:,}"))

@@ -14,6 +14,8 @@ import kornia.enhance
 import torch
 import torch.nn.functional as F
 
+from .rng import Rng
+
 _GREY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R 601-2 luma, as PIL's convert("L")
 
 
@@ -45,12 +47,12 @@ class Jitter:
     hue: float = 0.0
 
 
-def _uniform(n: int, low: float, high: float, gen: torch.Generator) -> torch.Tensor:
-    return low + (high - low) * torch.rand(n, generator=gen, device=gen.device)
+def _uniform(n: int, low: float, high: float, rng: Rng, groups: int = 1) -> torch.Tensor:
+    return low + (high - low) * rng.rand(n, groups=groups)
 
 
-def _bernoulli(n: int, p: float, gen: torch.Generator) -> torch.Tensor:
-    return torch.rand(n, generator=gen, device=gen.device) < p
+def _bernoulli(n: int, p: float, rng: Rng, groups: int = 1) -> torch.Tensor:
+    return rng.rand(n, groups=groups) < p
 
 
 def to_float(images: torch.Tensor) -> torch.Tensor:
@@ -59,21 +61,24 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
 
 
 def affine_params(
-    n: int, height: int, width: int, geo: Geometry, gen: torch.Generator
+    n: int, height: int, width: int, geo: Geometry, rng: Rng | torch.Generator, groups: int = 1
 ) -> torch.Tensor:
-    """Per-sample 2×3 affine matrices (N×2×3) in ``affine_grid``'s normalised coordinates."""
-    dev = gen.device
+    """Per-sample 2×3 affine matrices (N×2×3) in ``affine_grid``'s normalised coordinates.
+
+    ``groups``: the batch holds that many equal blocks (repeats), each sharded alike (``Rng``)."""
+    rng = Rng.of(rng)
+    dev = rng.device
     sizes = torch.tensor(geo.crop_sizes, dtype=torch.float32, device=dev)
-    side = sizes[torch.randint(len(geo.crop_sizes), (n,), generator=gen, device=dev)]
+    side = sizes[rng.randint(0, len(geo.crop_sizes), n, groups=groups)]
     # crop centre, in pixels relative to the image centre
     free_x, free_y = (width - side).clamp_min(0), (height - side).clamp_min(0)
-    off_x = torch.rand(n, generator=gen, device=dev) * free_x - free_x / 2
-    off_y = torch.rand(n, generator=gen, device=dev) * free_y - free_y / 2
-    centred = _bernoulli(n, geo.center_p, gen)
+    off_x = rng.rand(n, groups=groups) * free_x - free_x / 2
+    off_y = rng.rand(n, groups=groups) * free_y - free_y / 2
+    centred = _bernoulli(n, geo.center_p, rng, groups)
     off_x, off_y = off_x.masked_fill(centred, 0.0), off_y.masked_fill(centred, 0.0)
-    angle = _uniform(n, -geo.rotation, geo.rotation, gen) * math.pi / 180
-    angle = angle.masked_fill(~_bernoulli(n, geo.rotation_p, gen), 0.0)
-    flip = torch.where(_bernoulli(n, geo.flip_p, gen), -1.0, 1.0)
+    angle = _uniform(n, -geo.rotation, geo.rotation, rng, groups) * math.pi / 180
+    angle = angle.masked_fill(~_bernoulli(n, geo.rotation_p, rng, groups), 0.0)
+    flip = torch.where(_bernoulli(n, geo.flip_p, rng, groups), -1.0, 1.0)
     cos, sin = torch.cos(angle), torch.sin(angle)
     # source point (centred pixels) = Rot(-angle) · (offset + side/2 · diag(flip, 1) · u)
     half = side / 2
@@ -87,10 +92,10 @@ def affine_params(
     return theta
 
 
-def geometric(x: torch.Tensor, geo: Geometry, gen: torch.Generator) -> torch.Tensor:
+def geometric(x: torch.Tensor, geo: Geometry, rng: Rng | torch.Generator, groups: int = 1) -> torch.Tensor:
     """Random crop / rotation / flip / resize of float N×C×H×W → N×C×out×out, one grid_sample."""
     n, c, h, w = x.shape
-    theta = affine_params(n, h, w, geo, gen)
+    theta = affine_params(n, h, w, geo, rng, groups)
     grid = F.affine_grid(theta, [n, c, geo.out_size, geo.out_size], align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
@@ -103,27 +108,27 @@ def greyscale(x: torch.Tensor) -> torch.Tensor:
     return r * x[:, 0:1] + g * x[:, 1:2] + b * x[:, 2:3]
 
 
-def _factors(n: int, spread: float, gen: torch.Generator) -> torch.Tensor:
-    return _uniform(n, max(0.0, 1 - spread), 1 + spread, gen).view(n, 1, 1, 1)
+def _factors(n: int, spread: float, rng: Rng, groups: int) -> torch.Tensor:
+    return _uniform(n, max(0.0, 1 - spread), 1 + spread, rng, groups).view(n, 1, 1, 1)
 
 
-def color_jitter(x: torch.Tensor, jit: Jitter, gen: torch.Generator) -> torch.Tensor:
+def color_jitter(x: torch.Tensor, jit: Jitter, rng: Rng | torch.Generator, groups: int = 1) -> torch.Tensor:
     """Per-sample brightness, contrast, saturation and hue jitter of float N×C×H×W in [0, 1].
 
     Applied in that fixed order (torchvision permutes the order per call; for greyscale images
     brightness and contrast commute, and saturation and hue do nothing, as in torchvision).
     """
-    n = x.shape[0]
+    n, rng = x.shape[0], Rng.of(rng)
     if jit.brightness:
-        x = (x * _factors(n, jit.brightness, gen)).clamp_(0, 1)
+        x = (x * _factors(n, jit.brightness, rng, groups)).clamp_(0, 1)
     if jit.contrast:
         mean = greyscale(x).mean(dim=(1, 2, 3), keepdim=True)
-        x = ((x - mean) * _factors(n, jit.contrast, gen) + mean).clamp_(0, 1)
+        x = ((x - mean) * _factors(n, jit.contrast, rng, groups) + mean).clamp_(0, 1)
     if x.shape[1] == 3 and jit.saturation:
         grey = greyscale(x)
-        x = ((x - grey) * _factors(n, jit.saturation, gen) + grey).clamp_(0, 1)
+        x = ((x - grey) * _factors(n, jit.saturation, rng, groups) + grey).clamp_(0, 1)
     if x.shape[1] == 3 and jit.hue:
-        shift = _uniform(n, -jit.hue, jit.hue, gen) * 2 * math.pi
+        shift = _uniform(n, -jit.hue, jit.hue, rng, groups) * 2 * math.pi
         x = kornia.enhance.adjust_hue(x, shift).clamp_(0, 1)
     return x
 
@@ -167,18 +172,18 @@ class PairViews:
     jitter: Jitter
     input_mode: str = "raw"
 
-    def base(self, images: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    def base(self, images: torch.Tensor, rng: Rng | torch.Generator) -> torch.Tensor:
         """The x view alone (tf1) of B images, for objectives whose other view is not geometric."""
-        return to_network_input(geometric(to_float(images), self.tf1, gen), self.input_mode)
+        return to_network_input(geometric(to_float(images), self.tf1, rng), self.input_mode)
 
     def pair(
-        self, images: torch.Tensor, repeats: int, gen: torch.Generator
+        self, images: torch.Tensor, repeats: int, rng: Rng | torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """B images → (x B×C'×S×S, gx rB×C'×S×S); row j of gx pairs with row j mod B of x."""
         x = to_float(images)
-        first = to_network_input(geometric(x, self.tf1, gen), self.input_mode)
-        second = geometric(x.repeat(repeats, 1, 1, 1), self.tf2, gen)
-        second = to_network_input(color_jitter(second, self.jitter, gen), self.input_mode)
+        first = to_network_input(geometric(x, self.tf1, rng), self.input_mode)
+        second = geometric(x.repeat(repeats, 1, 1, 1), self.tf2, rng, groups=repeats)
+        second = to_network_input(color_jitter(second, self.jitter, rng, groups=repeats), self.input_mode)
         return first, second
 
     def evaluation(self, images: torch.Tensor) -> torch.Tensor:
@@ -193,44 +198,41 @@ class PairViews:
         return to_network_input(x, self.input_mode)
 
 
-def gaussian_noise(x: torch.Tensor, std: float, gen: torch.Generator) -> torch.Tensor:
+def gaussian_noise(x: torch.Tensor, std: float, rng: Rng | torch.Generator) -> torch.Tensor:
     """x + N(0, std²) i.i.d. per element (Peng et al. eq. (5)); any shape, not clamped."""
-    return x + std * torch.randn(x.shape, generator=gen, device=gen.device)
+    return x + std * Rng.of(rng).randn(*x.shape)
 
 
-def cutout(x: torch.Tensor, min_box: int, max_box: int, gen: torch.Generator) -> torch.Tensor:
+def cutout(x: torch.Tensor, min_box: int, max_box: int, rng: Rng | torch.Generator) -> torch.Tensor:
     """Zero one square per image (N×C×H×W): side uniform in [min_box, max_box] pixels, fully inside.
 
     The reference keeps only the square's centre inside the image (its box can be clipped at the
     border); keeping the whole box inside makes the masked area exactly side² (docs/methods.md).
     """
     n, _, h, w = x.shape
-    dev = gen.device
-    side = torch.randint(min_box, max_box + 1, (n,), generator=gen, device=dev).clamp(max=min(h, w))
-    top = (torch.rand(n, generator=gen, device=dev) * (h - side + 1)).floor().long()
-    left = (torch.rand(n, generator=gen, device=dev) * (w - side + 1)).floor().long()
+    rng = Rng.of(rng)
+    dev = rng.device
+    side = rng.randint(min_box, max_box + 1, n).clamp(max=min(h, w))
+    top = (rng.rand(n) * (h - side + 1)).floor().long()
+    left = (rng.rand(n) * (w - side + 1)).floor().long()
     rows, cols = torch.arange(h, device=dev), torch.arange(w, device=dev)
     in_rows = (rows >= top[:, None]) & (rows < (top + side)[:, None])  # N×H
     in_cols = (cols >= left[:, None]) & (cols < (left + side)[:, None])  # N×W
     return x.masked_fill((in_rows[:, :, None] & in_cols[:, None, :])[:, None], 0.0)
 
 
-def beta_sample(n: int, alpha: float, gen: torch.Generator) -> torch.Tensor:
-    """n draws of Beta(α, α), reproducible from ``gen`` without touching the global RNG."""
-    seed = int(torch.randint(2**62, (1,), generator=gen, device=gen.device))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        sample = torch.distributions.Beta(alpha, alpha).sample((n,))
-    return sample.to(gen.device)
+def beta_sample(n: int, alpha: float, rng: Rng | torch.Generator) -> torch.Tensor:
+    """n draws of Beta(α, α), reproducible from ``rng`` without touching the global RNG."""
+    return Rng.of(rng).beta(n, alpha)
 
 
-def mixup(x: torch.Tensor, alpha: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def mixup(x: torch.Tensor, alpha: float, rng: Rng | torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Mix each sample with its partner in the reversed batch (x.flip(0), as the reference code).
 
     Returns (λ x + (1 − λ) x_partner, λ) with per-sample λ ~ Beta(α, α) of shape (N,). Mix the
     clean posteriors the same way, ``mix_like(p, λ)``, to get Mixup's target.
     """
-    lam = beta_sample(x.shape[0], alpha, gen)
+    lam = beta_sample(x.shape[0], alpha, rng)
     return mix_like(x, lam), lam
 
 
@@ -245,7 +247,7 @@ def mix_like(t: torch.Tensor, lam: torch.Tensor, dim: int = 0) -> torch.Tensor:
 class VectorViews:
     """Feature vectors (N×D) have no geometric views: the x view and the evaluation view are x."""
 
-    def base(self, vectors: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    def base(self, vectors: torch.Tensor, rng: Rng | torch.Generator) -> torch.Tensor:
         return vectors.float()
 
     def evaluation(self, vectors: torch.Tensor) -> torch.Tensor:

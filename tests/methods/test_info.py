@@ -9,6 +9,8 @@ from infoclust.config import load_config
 from infoclust.data import Dataset, load_dataset
 from infoclust.engine import Trainer
 from infoclust.errors import ConfigError
+from infoclust.methods import StepContext
+from infoclust.rng import Rng
 from tests.conftest import TINY
 
 TRANSFORMS = ["geometric", "gaussian", "vat", "ivat", "mixup", "cutout"]
@@ -59,8 +61,9 @@ def test_regulariser_changes_the_loss_and_weight_zero_does_not():
     for name, regs in (("none", "[]"), ("zero", "[{transform: gaussian, weight: 0.0}]"), ("vat", "[{transform: vat, weight: 5.0}]")):
         t = Trainer(load_config(None, FAST + [f"objective.regularizers={regs}"], seed=0), data, progress=False)
         t.method.model.train()
-        for head in ("A", "B"):
-            losses[name, head] = t.method._losses(x, head, torch.Generator().manual_seed(1), None).detach()
+        for head in ("A", "B"):  # the random source lives on the method's device (CPU or CUDA)
+            ctx = StepContext(0, 0, Rng.seeded(1, t.device), torch.arange(64, device=t.device))
+            losses[name, head] = t.method._losses(x, head, ctx).detach()
     assert torch.allclose(losses["none", "B"], losses["zero", "B"])
     assert (losses["vat", "B"] > losses["none", "B"]).all()  # KL ≥ 0 adds a positive amount
     assert torch.allclose(losses["vat", "A"], losses["none", "A"])  # regularisers act on the main head only

@@ -1,30 +1,29 @@
-"""Method registry. IIC, IMSAT and IIC+VAT are presets (``config.PRESETS``) of one method."""
+"""The registered methods. Each module registers its own (``base.register``); importing it here is
+the one line that adds a method."""
 from __future__ import annotations
 
 import torch
 
-from ..config import PRESETS, RunConfig
-from ..errors import ConfigError
-from . import info
-from .info import MAIN, OVER  # head names: B is reported, A over-clusters
+from ..config import RunConfig, validate_common
+from ..distributed import DistContext
+from .base import REGISTRY, Method, MethodSpec, StepContext, method_spec
+from . import info  # noqa: F401  (registers iic, imsat, iic-vat)
 
-# name → (resolve automatic settings, validate, method class)
-METHODS = {name: (info.resolve, info.validate, info.InfoClustering) for name in PRESETS}
-
-
-def _entry(name: str):
-    if name not in METHODS:
-        raise ConfigError(f"unknown method '{name}': expected one of {', '.join(METHODS)}")
-    return METHODS[name]
+METHODS = REGISTRY
 
 
 def resolve_config(cfg: RunConfig, sample_shape: tuple[int, ...], n_classes: int | None) -> RunConfig:
     """Fill the method's automatic settings from the data, then validate them."""
-    resolve, validate, _ = _entry(cfg.method)
-    resolved = resolve(cfg, sample_shape, n_classes)
-    validate(resolved, sample_shape)
+    spec = method_spec(cfg.method)
+    resolved = spec.resolve(cfg, sample_shape, n_classes)
+    validate_common(resolved)
+    spec.validate(resolved, sample_shape)
     return resolved
 
 
-def build_method(cfg: RunConfig, sample_shape: tuple[int, ...], device: torch.device):
-    return _entry(cfg.method)[2](cfg, sample_shape, device)
+def build_method(cfg: RunConfig, sample_shape: tuple[int, ...], device: torch.device,
+                 dist: DistContext = DistContext()) -> Method:
+    return method_spec(cfg.method).build(cfg, sample_shape, device, dist)
+
+
+__all__ = ["METHODS", "Method", "MethodSpec", "StepContext", "build_method", "method_spec", "resolve_config"]

@@ -1,0 +1,111 @@
+"""The method contract: what the engine may ask of a clustering method, and how a method registers.
+
+The engine, API, CLI, grid and report talk to a method only through ``Method`` and ``MethodSpec``;
+they know no method's math, heads or presets. Adding a method = one module under ``methods/`` that
+calls ``register`` + one import line in ``methods/__init__.py``. ``tests/methods/test_contract.py``
+checks every registered method against this contract.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Protocol, runtime_checkable
+
+import torch
+
+from ..config import RunConfig
+from ..distributed import DistContext
+from ..errors import ConfigError
+from ..rng import Rng
+
+
+@dataclass
+class StepContext:
+    """What a training step (or a selection score) may know besides its samples.
+
+    ``epoch``: the pass index (0-based); ``step``: global steps done before this one; ``rng``: the
+    seeded, shard-aware random source (its state is checkpointed); ``indices``: (b,) dataset indices
+    of this process's samples; ``dist``: the distributed context (its ``reduce`` for whole-batch
+    statistics).
+    """
+
+    epoch: int
+    step: int
+    rng: Rng
+    indices: torch.Tensor
+    dist: DistContext = field(default_factory=DistContext)
+
+
+@runtime_checkable
+class Method(Protocol):
+    """A clustering method: owns its views, modules, optimisers and schedules.
+
+    Built as ``spec.build(cfg, sample_shape, device, dist)`` with ``sample_shape`` (C, H, W) for
+    images or (D,) for vectors; samples arrive as uint8 B×C×H×W images or float32 B×D vectors on
+    ``device``.
+    """
+
+    device: torch.device
+    report_head: str  # the head whose posteriors are the reported clustering
+
+    def prepare(self, samples: torch.Tensor) -> None:
+        """Once per run, before training, with every training sample (e.g. IMSAT's VAT radii)."""
+
+    def pass_name(self, epoch: int) -> str:
+        """A short label of what pass ``epoch`` trains (logged and shown in the progress bar)."""
+
+    def may_report(self, epoch: int) -> bool:
+        """Whether a model stopped inside pass ``epoch`` may be reported as it is; when not, the
+        engine reports the model as the last pass for which this is true left it."""
+
+    def train_step(self, samples: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:
+        """One optimisation step on this process's b samples; returns named 0-d loss parts
+        (detached tensors, "loss" first): the engine logs every key without a host sync per step."""
+
+    def predict(self, samples: torch.Tensor) -> dict[str, torch.Tensor]:
+        """B samples → {head: h×B×K posteriors} on the evaluation view (h sub-heads, h ≥ 1)."""
+
+    def selection_scores(self, samples: torch.Tensor, ctx: StepContext) -> torch.Tensor | None:
+        """Label-free score per sub-head of ``report_head`` (h,), lower is better; None when the
+        method has no choice to make."""
+
+    def features(self, samples: torch.Tensor) -> torch.Tensor:
+        """B samples → B×D embedding on the evaluation view."""
+
+    def state_dict(self) -> dict:
+        """Every module, optimiser and schedule: ``load_state_dict`` of it continues exactly."""
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A registered method: its config class (a ``RunConfig`` subclass with its own sections),
+    preset (config values under the user's), the steps that fill automatic values from the data
+    and check them, the builder, one line for ``infoclust list``, and settings small enough for
+    the contract test."""
+
+    name: str
+    config: type[RunConfig]
+    preset: dict
+    resolve: Callable[[RunConfig, tuple[int, ...], int | None], RunConfig]
+    validate: Callable[[RunConfig, tuple[int, ...]], None]
+    build: Callable[[RunConfig, tuple[int, ...], torch.device, DistContext], Method]
+    summary: str = ""
+    quick: dict = field(default_factory=dict)  # dotted-key values that train digits in seconds (contract test)
+
+
+REGISTRY: dict[str, MethodSpec] = {}
+
+
+def register(spec: MethodSpec) -> MethodSpec:
+    if spec.name in REGISTRY:
+        raise ValueError(f"method '{spec.name}' is registered twice")
+    REGISTRY[spec.name] = spec
+    return spec
+
+
+def method_spec(name: str) -> MethodSpec:
+    """The registered method ``name``; an unknown name is a ConfigError listing the known ones."""
+    if name not in REGISTRY:
+        raise ConfigError(f"unknown method '{name}': expected one of {', '.join(REGISTRY)}")
+    return REGISTRY[name]
