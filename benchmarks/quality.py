@@ -21,14 +21,14 @@ from infoclust.config import load_config
 from infoclust.engine import run_to_end
 from infoclust.machine import describe
 from infoclust.report import plot_acc_over_time
-from infoclust.runs import RunDir
 
 
 def run_seed(args: argparse.Namespace, seed: int) -> tuple[dict, list[dict]]:
+    """The seed's final figures and its evaluation curve (from ``summary.json``, which git keeps)."""
     out = Path(args.out) / f"s{seed}"
     figures = run_to_end(out, lambda: load_config(args.config, args.set, method=args.method, seed=seed,
                                                   data__name=args.data), progress=not args.quiet)
-    return figures, [r for r in RunDir(out).read_metrics() if r["kind"] == "eval"]
+    return figures, figures.get("curve", [])
 
 
 def main() -> None:

@@ -5,8 +5,9 @@ Python API: ``infoclust.IIC`` and ``infoclust.IMSAT`` (scikit-learn style), ``in
 """
 __version__ = "0.1.0"
 
-from .api import IIC, IMSAT  # noqa: E402
+from .api import ClusteringEstimator  # noqa: E402
+from .methods.info_estimators import IIC, IMSAT  # noqa: E402
 from .engine import load_trainer as load_run  # noqa: E402
 from .engine import train  # noqa: E402
 
-__all__ = ["IIC", "IMSAT", "load_run", "train", "__version__"]
+__all__ = ["ClusteringEstimator", "IIC", "IMSAT", "load_run", "train", "__version__"]

@@ -1,8 +1,9 @@
 """scikit-learn style estimators: ``fit`` / ``predict`` / ``predict_proba`` / ``fit_predict``.
 
-``IIC`` clusters images; ``IMSAT`` clusters feature vectors (N×D) — or images — and follows
-scikit-learn's estimator conventions (``sklearn.utils.estimator_checks.check_estimator`` passes,
-see tests/test_api.py). Labels are never used: ``fit(X, y)`` ignores ``y``.
+``ClusteringEstimator`` fits any registered method; each method family names its estimators in its
+own module (``infoclust.IIC`` and ``infoclust.IMSAT`` live in ``methods/info_estimators.py``).
+They follow scikit-learn's estimator conventions (``check_estimator`` passes for IMSAT, see
+tests/test_api.py). Labels are never used: ``fit(X, y)`` ignores ``y``.
 """
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ from .engine import EVAL_CHUNK, Trainer
 from .errors import DataError
 
 
-class _InfoEstimator(ClusterMixin, BaseEstimator):
-    """Common fit/predict of the information-based methods. ``config``: further config values by
+class ClusteringEstimator(ClusterMixin, BaseEstimator):
+    """fit/predict of the method named by ``_method``. ``config``: further config values by
     dotted key with ``__`` for the dot, e.g. ``{"views__input_size": 16, "model__sub_heads": 10}``.
 
     After ``fit``: ``labels_`` (N,), ``figures_`` (label-free figures: cluster sizes, sub-head
@@ -28,6 +29,7 @@ class _InfoEstimator(ClusterMixin, BaseEstimator):
 
     _method = ""
     _vectors = False  # whether N×D feature vectors are accepted besides images
+    _vectors_hint = "use an estimator that takes N×D vectors"
 
     def __init__(self, n_clusters: int = 10, random_state: int = 0, epochs: int | None = None,
                  batch_size: int | None = None, lr: float | None = None, device: str = "auto",
@@ -47,10 +49,10 @@ class _InfoEstimator(ClusterMixin, BaseEstimator):
             return _images(X, self, reset)
         if not self._vectors:
             raise DataError(f"X has shape {np.shape(X)}: {type(self).__name__} clusters images N×H×W or N×C×H×W; "
-                            "use infoclust.IMSAT for N×D vectors")
+                            f"{self._vectors_hint}")
         return validate_data(self, X, reset=reset, dtype=np.float32, ensure_min_samples=2).astype(np.float32, copy=False)
 
-    def fit(self, X, y=None) -> "_InfoEstimator":
+    def fit(self, X, y=None) -> "ClusteringEstimator":
         samples = self._samples(X, reset=True)
         if len(samples) < max(2, self.n_clusters):
             raise DataError(f"X has {len(samples)} sample(s); expected at least n_clusters = {self.n_clusters} samples")
@@ -83,35 +85,10 @@ class _InfoEstimator(ClusterMixin, BaseEstimator):
         return self.fit(X).labels_
 
 
-def _images(X, estimator: "_InfoEstimator", reset: bool) -> np.ndarray:
+def _images(X, estimator: "ClusteringEstimator", reset: bool) -> np.ndarray:
     images = images_from_array(np.asarray(X), "X")
     if reset:
         estimator.image_shape_ = images.shape[1:]
     elif images.shape[1:] != estimator.image_shape_:
         raise DataError(f"X has images of shape {images.shape[1:]} (C, H, W); the model was fitted on {estimator.image_shape_}")
     return images
-
-
-class IIC(_InfoEstimator):
-    """Invariant Information Clustering (Ji et al. 2019) of images.
-
-    ``X``: N×H×W, N×C×H×W or N×H×W×C (C = 1 or 3), uint8 0..255 or float ([0, 1] or 0..255).
-    Settings not given are chosen from the image size exactly as ``infoclust train`` chooses them
-    (for 8×8 digits: the tiny-image recipe, so ``IIC(random_state=S)`` and ``infoclust train --data
-    digits --seed S`` train the same model; docs/methods.md).
-    """
-
-    _method = "iic"
-
-
-class IMSAT(_InfoEstimator):
-    """IMSAT (Hu et al. 2017): max I(X, Y) with a VAT regulariser, IMSAT's own settings by default
-    (MLP D → 1200 → 1200 → K, batch 250, Adam 2e-3, 50 epochs, λ 0.1, μ 4, adaptive ε = 0.5 × the
-    distance to the 10th nearest neighbour; IMSAT's MNIST code uses 0.25:
-    ``config={"objective__transforms__vat_prop_eps": 0.25}``).
-
-    ``X``: N×D feature vectors (any real numbers), or images as for ``IIC``.
-    """
-
-    _method = "imsat"
-    _vectors = True

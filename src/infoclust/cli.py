@@ -8,13 +8,15 @@ import argparse
 import csv
 import io
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 from . import __version__
 from .config import load_config
 from .data import dataset_help, load_dataset
-from .errors import InfoclustError
+from .errors import ConfigError, InfoclustError
 from .runs import RunDir, atomic_write_text
 
 FIGURE_KEYS = ("acc", "nmi", "ari", "acc_mean", "acc_std", "n_samples", "n_clusters", "selected_sub_head")
@@ -28,19 +30,46 @@ def _figures_line(figures: dict) -> str:
             f"{figures['acc_mean']:.4f} ± {figures['acc_std']:.4f}; {figures['n_samples']} images)")
 
 
+def launch(nproc: int, argv: list[str]) -> int:
+    """Run ``infoclust`` ``argv`` in ``nproc`` processes on this machine through torchrun."""
+    from .machine import choose_threads
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+           "-m", "infoclust", *argv]
+    env = {**os.environ, "OMP_NUM_THREADS": str(choose_threads(0, nproc))}
+    return subprocess.run(cmd, env=env).returncode
+
+
+def _without_nproc(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for item in argv:
+        if skip:
+            skip = False
+        elif item == "--nproc":
+            skip = True
+        elif not item.startswith("--nproc="):
+            out.append(item)
+    return out
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .engine import train
 
     if args.resume:
-        figures = train(None, args.resume, resume=True, progress=not args.quiet)
-        out = args.resume
+        out, cfg = args.resume, None
     else:
         data = args.data or (None if args.config else "digits")
         cfg = load_config(args.config, args.set, method=args.method, seed=args.seed, data__name=data)
         out = args.out or f"runs/{cfg.method}-{Path(cfg.data.name).name}-s{cfg.seed}"
-        figures = train(cfg, out, progress=not args.quiet)
-    print(_figures_line(figures))
-    print(f"run folder: {out}  (next: infoclust report {out})")
+    if args.nproc > 1 and int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        if cfg is not None and RunDir(out).config_path.exists():
+            raise ConfigError(f"'{out}' already holds a run: continue it with --resume, or choose another --out")
+        argv = _without_nproc(args.argv) + ([] if args.resume or args.out else ["--out", out])
+        return launch(args.nproc, argv)
+    figures = train(cfg, out, resume=bool(args.resume), progress=not args.quiet)
+    if figures:  # rank 0 (or the only process) reports
+        print(_figures_line(figures))
+        print(f"run folder: {out}  (next: infoclust report {out})")
     return 0
 
 
@@ -124,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="run folder to create (default runs/METHOD-DATA-sSEED)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run exactly where its last checkpoint left it")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="train one model on N processes of this machine (one per GPU, or gloo on CPU); "
+                        "several machines: torchrun --nnodes ... -m infoclust train (README)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="ACC / NMI / ARI of a run's checkpoint")
@@ -156,7 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
+    if getattr(args, "nproc", 1) < 1:
+        print(f"infoclust: error: --nproc {args.nproc}: expected a positive number of processes", file=sys.stderr)
+        return 2
     if getattr(args, "resume", None) and (args.method or args.data or args.config or args.set or args.seed is not None or args.out):
         print("infoclust: error: --resume RUN_DIR continues a run with its saved config; drop the other options", file=sys.stderr)
         return 2

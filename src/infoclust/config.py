@@ -18,6 +18,9 @@ import yaml
 
 from .errors import ConfigError
 
+DEFAULT_METHOD = "iic"  # what runs when no method is named (``infoclust train`` without --method)
+
+
 @dataclass
 class DataConfig:
     """Which samples to cluster. ``split``: the training split, "all" (train+test merged, the papers'
@@ -53,7 +56,7 @@ class RunConfig:
     """The sections every method has. A method's config subclasses it with its own sections
     (``methods/base.py``); the YAML keeps one flat layout: method, seed, data, train, then the method's."""
 
-    method: str = "iic"
+    method: str = DEFAULT_METHOD
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -122,7 +125,7 @@ def config_from_dict(data: dict) -> RunConfig:
     from .methods import method_spec
 
     data = data or {}
-    method = data.get("method", "iic")
+    method = data.get("method", DEFAULT_METHOD)
     if not isinstance(method, str):
         raise ConfigError(f"config key 'method': expected a method name, got {method!r}")
     return _from_dict(method_spec(method).config, data)
@@ -189,7 +192,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] = (), **top
             data = merge_dicts(data, nested(key.replace("__", "."), value))
     from .methods import method_spec
 
-    method = data.get("method", "iic")
+    method = data.get("method", DEFAULT_METHOD)
     if not isinstance(method, str):
         raise ConfigError(f"config key 'method': expected a method name, got {method!r}")
     return config_from_dict(merge_dicts(method_spec(method).preset, data))

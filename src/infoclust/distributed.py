@@ -18,6 +18,23 @@ import torch.nn.functional as F
 from torch import nn
 
 
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over processes; its gradient is the sum of the processes' gradients (each process's
+    loss is a function of the sum, so every process's share gets the whole gradient)."""
+
+    @staticmethod
+    def forward(ctx, t: torch.Tensor) -> torch.Tensor:
+        out = t.clone()
+        dist.all_reduce(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad
+
+
 @dataclass(frozen=True)
 class DistContext:
     """This process's place among ``world_size`` processes (rank 0 of 1 when not distributed)."""
@@ -38,9 +55,7 @@ class DistContext:
         """Average of ``t`` over the processes, differentiable (the identity in one process)."""
         if not self.active:
             return t
-        from torch.distributed.nn.functional import all_reduce
-
-        return all_reduce(t) / self.world_size
+        return _AllReduceSum.apply(t) / self.world_size
 
     def average_gradients(self, parameters) -> None:
         """Replace each parameter's gradient by its average over processes (one collective)."""

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import config_from_dict, merge_dicts, nested, read_yaml
+from .config import DEFAULT_METHOD, config_from_dict, merge_dicts, nested, read_yaml
 from .errors import ConfigError
 from .report import plot_grid
 from .runs import atomic_write_text
@@ -60,7 +60,7 @@ def load_grid(path: str | Path) -> GridSpec:
         raise ConfigError(f"grid spec '{path}': 'datasets' must be a non-empty list of dataset names or paths")
     recipe = read_yaml(Path(path).parent / str(data["recipe"])) if data.get("recipe") else {}
     spec = GridSpec(data.get("base") or {}, [str(d) for d in datasets],
-                    [Row(str(r["name"]), str(r.get("method", "iic")), r.get("set") or {}) for r in rows],
+                    [Row(str(r["name"]), str(r.get("method", DEFAULT_METHOD)), r.get("set") or {}) for r in rows],
                     data.get("paper") or {}, data.get("per_dataset") or {}, recipe)
     folders = [slug(r.name) for r in spec.rows]
     if len(set(folders)) != len(folders):

@@ -1,0 +1,113 @@
+"""Every registered method honours the contract of ``methods/base.py`` (in the spirit of
+scikit-learn's ``check_estimator``): it trains a few steps on digits with named, finite loss parts
+that the log records; predicts posteriors; saves, loads and resumes exactly."""
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from infoclust.config import load_config
+from infoclust.data import load_dataset
+from infoclust.engine import Trainer, load_trainer, train
+from infoclust.methods import METHODS, Method, StepContext
+from infoclust.rng import Rng
+from infoclust.runs import RunDir
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "infoclust"
+
+
+def quick(name: str, *extra: str) -> list[str]:
+    """The method's own quick settings as --set overrides, plus ``extra``."""
+    return [f"{k}={json.dumps(v)}" for k, v in METHODS[name].quick.items()] + list(extra)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits", progress=False)
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_a_method_trains_logs_its_parts_and_predicts(name, digits, tmp_path):
+    cfg = load_config(None, quick(name, "train.epochs=2", "train.eval_every=1"), method=name, seed=0)
+    run = RunDir(tmp_path / "run")
+    trainer = Trainer(cfg, digits, run, progress=False)
+    run.write_config(trainer.cfg)
+    method = trainer.method
+    assert isinstance(method, Method)
+
+    idx = torch.arange(64)
+    parts = method.train_step(trainer.images[idx], StepContext(0, 0, Rng.seeded(0, trainer.device), idx))
+    assert list(parts)[0] == "loss" and all(v.dim() == 0 and torch.isfinite(v) for v in parts.values())
+    figures = trainer.fit()
+
+    logged = [r for r in run.read_metrics() if r["kind"] == "train"]
+    assert logged and all(set(parts) <= set(r) for r in logged)  # every part of every step is logged
+    post = method.predict(trainer.images[:50])
+    head = post[method.report_head]
+    assert head.dim() == 3 and head.shape[1:] == (50, figures["n_clusters"])
+    assert torch.allclose(head.sum(-1), torch.ones(head.shape[:2]), atol=1e-5)
+    scores = method.selection_scores(trainer.images[:64], StepContext(0, 0, Rng.seeded(0, trainer.device), idx))
+    assert scores is None or scores.shape == (head.shape[0],)
+    assert method.features(trainer.images[:7]).shape[0] == 7
+    assert isinstance(method.pass_name(0), str) and isinstance(method.may_report(0), bool)
+    assert sum(figures["cluster_sizes"]) == len(digits) and 0 <= figures["acc"] <= 1
+
+    # save and load: a trainer read back from the run folder predicts the same posteriors
+    loaded = load_trainer(run.root)
+    again = loaded.method.predict(loaded.images[:50])[method.report_head]
+    assert torch.equal(again, head)
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_a_method_resumes_exactly(name, digits, tmp_path, monkeypatch):
+    cfg = load_config(None, quick(name, "train.epochs=2", "train.checkpoint_every=7"), method=name, seed=4)
+    full = train(cfg, tmp_path / "full", progress=False)
+
+    cls = type(Trainer(cfg, digits, progress=False).method)
+    original, calls = cls.train_step, {"n": 0}
+
+    def dying(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 17:  # three steps after the checkpoint at step 14, mid-pass
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(cls, "train_step", dying)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "cut", progress=False)
+    monkeypatch.setattr(cls, "train_step", original)
+    resumed = train(None, tmp_path / "cut", resume=True, progress=False)
+    for key in ("acc", "nmi", "ari", "sub_head_loss", "cluster_sizes"):
+        assert resumed[key] == full[key], key
+    a, b = (RunDir(tmp_path / r).load_checkpoint()["method"] for r in ("full", "cut"))
+    flat = lambda state: {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}  # noqa: E731
+    for part in a:
+        if isinstance(a[part], dict):
+            for key, value in flat(a[part]).items():
+                assert torch.equal(value, b[part][key]), (part, key)
+
+
+def test_no_method_or_head_name_in_the_engine_api_cli_grid_or_report():
+    names = set(METHODS) | {"A", "B"}
+    pattern = re.compile(r"""["'](%s)["']""" % "|".join(re.escape(n) for n in names))
+    for module in ("engine", "api", "cli", "grid", "report", "evaluation", "runs"):
+        code = (SRC / f"{module}.py").read_text()
+        assert not pattern.findall(code), (module, pattern.findall(code))
+
+
+def test_the_tiny_image_defaults_are_one_resolution_for_cli_and_api(digits):
+    """``infoclust train --data digits`` and ``infoclust.IIC()`` on the digits array resolve alike."""
+    from infoclust.methods import resolve_config
+    import infoclust
+
+    cli = resolve_config(load_config(None, [], data__name="digits"), (1, 8, 8), 10)
+    est = infoclust.IIC(n_clusters=10, epochs=1, config={"train__select_samples": 64})
+    est.fit(digits.images[:200, 0] / 255.0)
+    api = est.config_
+    for section in ("model", "views", "objective"):
+        assert getattr(api, section) == getattr(cli, section), section
+    assert (api.train.batch_size, api.train.lr, api.train.head_schedule) == (cli.train.batch_size, cli.train.lr, cli.train.head_schedule)
+    assert (cli.train.epochs, cli.model.width, cli.model.sub_heads) == (40, 16, 10)
