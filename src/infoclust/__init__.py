@@ -5,6 +5,13 @@ Python API: ``infoclust.IIC`` and ``infoclust.IMSAT`` (scikit-learn style), ``in
 """
 __version__ = "0.1.0"
 
+import os  # noqa: E402
+
+# Before torch loads OpenMP: idle worker threads sleep instead of spinning. Alone it costs no wall
+# time and saves CPU; two trainings sharing the cores stop starving each other (measured in
+# docs/RESULTS.md, benchmarks/shared_machine.py). A value the user set is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from .api import ClusteringEstimator  # noqa: E402
 from .methods.info_estimators import IIC, IMSAT  # noqa: E402
 from .engine import load_trainer as load_run  # noqa: E402

@@ -78,11 +78,18 @@ class _BasicBlock(nn.Module):
         return self.relu(self.body(x) + self.shortcut(x))
 
 
+class GlobalAvgPool(nn.Module):
+    """N×C×H×W → N×C mean over the pixels; unlike ``AdaptiveAvgPool2d`` its backward is deterministic on CUDA."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=(2, 3))
+
+
 def resnet34(input_shape: tuple[int, ...], width: int | None = None) -> tuple[nn.Module, int]:
     """IIC's "5g" trunk: ResNet-34 stages [3,4,6,3] × 64/128/256/512, global average → 512 features.
 
     The reference pools with a fixed AvgPool(7/5/3) for 96/64/32 px, which equals a global average
-    at those sizes; an adaptive global average is used so any input size works.
+    at those sizes; a global average is used so any input size works.
     """
     w = width or 64
     layers: list[nn.Module] = [
@@ -94,7 +101,7 @@ def resnet34(input_shape: tuple[int, ...], width: int | None = None) -> tuple[nn
         for i in range(blocks):
             layers.append(_BasicBlock(c_in, stage_width, stride if i == 0 else 1))
             c_in = stage_width
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    layers.append(GlobalAvgPool())
     trunk = nn.Sequential(*layers)
     for m in trunk.modules():
         if isinstance(m, nn.Conv2d):

@@ -1,0 +1,63 @@
+"""On a GPU: same seed, same numbers (``train.deterministic``), and an exact resume after a kill.
+Skipped where CUDA is absent (CI); they run wherever it is present."""
+import json
+
+import pytest
+import torch
+
+from infoclust.cli import main
+from infoclust.config import load_config
+from infoclust.engine import train
+from infoclust.runs import RunDir
+from infoclust.views import Geometry, geometric
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+def cuda_overrides(tiny: list[str]) -> list[str]:
+    return tiny + ["train.device=cuda", "train.deterministic=true"]
+
+
+def test_same_seed_gives_the_same_evaluate_json_on_cuda(tmp_path, tiny_overrides, capsys):
+    outputs = []
+    for name in ("a", "b"):
+        args = ["train", "--data", "digits", "--seed", "3", "--quiet", "--out", str(tmp_path / name)]
+        for item in cuda_overrides(tiny_overrides):
+            args += ["--set", item]
+        assert main(args) == 0
+        capsys.readouterr()
+        assert main(["evaluate", str(tmp_path / name), "--json"]) == 0
+        outputs.append(json.loads(capsys.readouterr().out))
+    assert outputs[0] == outputs[1]
+    assert torch.cuda.get_device_name() in json.loads((tmp_path / "a" / "summary.json").read_text())["machine"]
+
+
+def test_resume_after_a_kill_matches_on_cuda(tmp_path, tiny_overrides, monkeypatch):
+    cfg = load_config(None, cuda_overrides(tiny_overrides) + ["train.epochs=3"], seed=3)
+    full = train(cfg, tmp_path / "full", progress=False)
+    from infoclust.methods.info import InfoClustering
+
+    original, calls = InfoClustering.train_step, {"n": 0}
+
+    def dying(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 37:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(InfoClustering, "train_step", dying)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "cut", progress=False)
+    monkeypatch.setattr(InfoClustering, "train_step", original)
+    resumed = train(None, tmp_path / "cut", resume=True, progress=False)
+    for key in ("acc", "nmi", "ari", "sub_head_loss", "cluster_sizes"):
+        assert resumed[key] == full[key], key
+    a, b = (RunDir(tmp_path / r).load_checkpoint()["method"]["model"] for r in ("full", "cut"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_views_are_made_on_the_gpu_from_a_gpu_generator():
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    x = torch.rand(8, 1, 12, 12, device="cuda")
+    out = geometric(x, Geometry(8, (8, 10), rotation=20, rotation_p=1.0, flip_p=0.5), gen)
+    assert out.device.type == "cuda" and out.shape == (8, 1, 8, 8)
