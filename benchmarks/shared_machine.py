@@ -22,13 +22,15 @@ import time
 from datetime import date
 from pathlib import Path
 
-from infoclust.machine import available_cpus, describe
+ENVIRONMENT = dict(os.environ)  # before infoclust's import sets OMP_WAIT_POLICY: each job decides for itself
+
+from infoclust.machine import available_cpus, describe  # noqa: E402
 
 
 def start(args: list[str], out: Path, threads: int, src: str | None) -> subprocess.Popen:
     setting = ["--set", f"train.threads={threads}"] if threads else []  # 0: the default, so older versions run too
     cmd = [sys.executable, "-m", "infoclust", "train", *args, "--quiet", "--out", str(out), *setting]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))}
+    env = {**ENVIRONMENT, "PYTHONPATH": os.pathsep.join(filter(None, [src, ENVIRONMENT.get("PYTHONPATH")]))}
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
 
 
