@@ -12,3 +12,24 @@ TINY = [
 @pytest.fixture
 def tiny_overrides():
     return list(TINY)
+
+
+def kill_and_resume(cfg, tmp_path, method_class, at_call: int, monkeypatch):
+    """Train ``cfg`` uninterrupted into tmp_path/full, then again into tmp_path/cut killed (Ctrl-C)
+    at ``method_class.train_step`` call ``at_call`` and resumed; returns (full, resumed) figures."""
+    from infoclust.engine import train
+
+    full = train(cfg, tmp_path / "full", progress=False)
+    original, calls = method_class.train_step, {"n": 0}
+
+    def dying(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == at_call:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(method_class, "train_step", dying)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "cut", progress=False)
+    monkeypatch.setattr(method_class, "train_step", original)
+    return full, train(None, tmp_path / "cut", resume=True, progress=False)

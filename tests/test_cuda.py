@@ -7,9 +7,9 @@ import torch
 
 from infoclust.cli import main
 from infoclust.config import load_config
-from infoclust.engine import train
 from infoclust.runs import RunDir
 from infoclust.views import Geometry, geometric
+from tests.conftest import kill_and_resume
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -34,22 +34,9 @@ def test_same_seed_gives_the_same_evaluate_json_on_cuda(tmp_path, tiny_overrides
 
 def test_resume_after_a_kill_matches_on_cuda(tmp_path, tiny_overrides, monkeypatch):
     cfg = load_config(None, cuda_overrides(tiny_overrides) + ["train.epochs=3"], seed=3)
-    full = train(cfg, tmp_path / "full", progress=False)
     from infoclust.methods.info import InfoClustering
 
-    original, calls = InfoClustering.train_step, {"n": 0}
-
-    def dying(self, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 37:
-            raise KeyboardInterrupt
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(InfoClustering, "train_step", dying)
-    with pytest.raises(KeyboardInterrupt):
-        train(cfg, tmp_path / "cut", progress=False)
-    monkeypatch.setattr(InfoClustering, "train_step", original)
-    resumed = train(None, tmp_path / "cut", resume=True, progress=False)
+    full, resumed = kill_and_resume(cfg, tmp_path, InfoClustering, 37, monkeypatch)
     for key in ("acc", "nmi", "ari", "sub_head_loss", "cluster_sizes"):
         assert resumed[key] == full[key], key
     a, b = (RunDir(tmp_path / r).load_checkpoint()["method"]["model"] for r in ("full", "cut"))

@@ -5,16 +5,16 @@ import json
 import re
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from infoclust.config import load_config
 from infoclust.data import load_dataset
-from infoclust.engine import Trainer, load_trainer, train
+from infoclust.engine import Trainer, load_trainer
 from infoclust.methods import METHODS, Method, StepContext
 from infoclust.rng import Rng
 from infoclust.runs import RunDir
+from tests.conftest import kill_and_resume
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "infoclust"
 
@@ -64,22 +64,8 @@ def test_a_method_trains_logs_its_parts_and_predicts(name, digits, tmp_path):
 @pytest.mark.parametrize("name", list(METHODS))
 def test_a_method_resumes_exactly(name, digits, tmp_path, monkeypatch):
     cfg = load_config(None, quick(name, "train.epochs=2", "train.checkpoint_every=7"), method=name, seed=4)
-    full = train(cfg, tmp_path / "full", progress=False)
-
     cls = type(Trainer(cfg, digits, progress=False).method)
-    original, calls = cls.train_step, {"n": 0}
-
-    def dying(self, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 17:  # three steps after the checkpoint at step 14, mid-pass
-            raise KeyboardInterrupt
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(cls, "train_step", dying)
-    with pytest.raises(KeyboardInterrupt):
-        train(cfg, tmp_path / "cut", progress=False)
-    monkeypatch.setattr(cls, "train_step", original)
-    resumed = train(None, tmp_path / "cut", resume=True, progress=False)
+    full, resumed = kill_and_resume(cfg, tmp_path, cls, 17, monkeypatch)  # 3 steps after the checkpoint at 14
     for key in ("acc", "nmi", "ari", "sub_head_loss", "cluster_sizes"):
         assert resumed[key] == full[key], key
     a, b = (RunDir(tmp_path / r).load_checkpoint()["method"] for r in ("full", "cut"))
