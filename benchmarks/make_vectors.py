@@ -11,13 +11,14 @@ other name is loaded by infoclust (train and test merged) and flattened, pixels 
 from __future__ import annotations
 
 import argparse
+import io
 from pathlib import Path
 
 import numpy as np
 from sklearn.datasets import load_digits
 
 from infoclust.data import load_dataset
-from infoclust.runs import atomic_write
+from infoclust.runs import atomic_write_bytes
 
 
 def vectors(name: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -39,11 +40,9 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     arrays = {"images": x} if y is None else {"images": x, "labels": y}
 
-    def write(tmp: Path) -> None:
-        with tmp.open("wb") as handle:  # a handle: given a path without .npz, savez would add it
-            np.savez(handle, **arrays)
-
-    atomic_write(out, write)
+    buffer = io.BytesIO()  # a buffer: given a path without .npz, savez would add the suffix
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(out, buffer.getvalue())
     print(f"{out}: {x.shape[0]} × {x.shape[1]} vectors{'' if y is None else ', with labels'}")
 
 

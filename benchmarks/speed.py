@@ -91,7 +91,7 @@ def main() -> None:
     cfg = load_config(None, [f"model.backbone={args.backbone}", f"train.batch_size={args.batch}",
                              f"train.repeats={args.repeats}", f"train.channels_last={args.channels_last}",
                              f"train.device={device}"] + ([f"model.width={args.width}"] if args.width else []))
-    cfg = resolve_config(cfg, (1, size, size), 10)
+    cfg = resolve_config(cfg, (1, size, size), 10, args.batch)
     method = build_method(cfg, (1, size, size), device)
     images = torch.randint(0, 256, (args.batch, 1, size, size), dtype=torch.uint8, device=device)
     main_pass = next(e for e in range(100) if method.may_report(e))  # a pass of the reported head

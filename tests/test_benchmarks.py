@@ -45,3 +45,20 @@ def test_make_vectors_writes_digits_as_sklearn_gives_them(tmp_path):
     x, y = load_digits(return_X_y=True)
     assert stored["images"].dtype == np.float32 and np.array_equal(stored["images"], x) and np.array_equal(stored["labels"], y)
     assert [p.name for p in tmp_path.iterdir()] == ["v.npz"]  # no temporary file left
+
+
+def test_collapse_check_fires_on_the_collapsed_log_only(tmp_path):
+    import json as _json
+
+    from infoclust.runs import RunDir
+
+    for name, sizes, losses in (("collapsed", [0, 300], [1e-8, 2e-8]), ("healthy", [160, 140], [-1.0, -1.2])):
+        run = RunDir(tmp_path / name)
+        run.root.mkdir()
+        for step, loss in zip((10, 20), losses):
+            run.append_metrics({"kind": "train", "step": step, "loss": loss})
+        run.append_metrics({"kind": "eval", "step": 20, "cluster_sizes": sizes})
+        (run.root / "summary.json").write_text(_json.dumps({"acc": 0.5, "cluster_sizes": sizes}))
+    out = run_script("collapse_check.py", str(tmp_path))
+    assert "2 logged runs; the detector fires on 1:" in out and "collapsed: step 20: cluster 1 holds 100.0%" in out
+    assert "silent on the other 1 (their final largest cluster holds at most 53% of the samples)" in out

@@ -40,7 +40,7 @@ def build(case: str, rank: int = 0, world: int = 1):
     if kind == "vectors":
         quick = [q for q in quick if not q.startswith("views.")]
     cfg = resolve_config(load_config(None, quick + overrides + [f"train.batch_size={GLOBAL_BATCH}"], method=name, seed=0),
-                         tuple(x.shape[1:]), 10)
+                         tuple(x.shape[1:]), 10, len(x))
     torch.manual_seed(0)
     method = build_method(cfg, tuple(x.shape[1:]), torch.device("cpu"), DistContext(rank, world))
     method.prepare(x)

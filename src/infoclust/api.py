@@ -54,8 +54,6 @@ class ClusteringEstimator(ClusterMixin, BaseEstimator):
 
     def fit(self, X, y=None) -> "ClusteringEstimator":
         samples = self._samples(X, reset=True)
-        if len(samples) < max(2, self.n_clusters):
-            raise DataError(f"X has {len(samples)} sample(s); expected at least n_clusters = {self.n_clusters} samples")
         values = {"model__n_clusters": self.n_clusters, "train__epochs": self.epochs, "train__batch_size": self.batch_size,
                   "train__lr": self.lr, "train__device": self.device, **(self.config or {})}
         cfg = load_config(None, [], method=self._method, seed=self.random_state, **values)

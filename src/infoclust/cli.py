@@ -1,6 +1,8 @@
-"""The ``infoclust`` command: train, evaluate, predict, report, grid, list.
+"""The ``infoclust`` command: train, evaluate, predict, report, grid, list, config show.
 
-Bad input ends in one line ``infoclust: error: ...`` on stderr and exit status 2, never a traceback.
+Bad input ends in one line ``infoclust: error: ...`` on stderr and exit status 2, never a traceback:
+our own errors, and the operating system's (a full disk, a read-only or missing path, too little
+memory), which are named with the path they concern.
 """
 from __future__ import annotations
 
@@ -11,13 +13,14 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 from . import __version__
 from .config import load_config
 from .data import dataset_help, load_dataset
-from .errors import ConfigError, InfoclustError
-from .runs import RunDir, atomic_write_text
+from .errors import ConfigError, InfoclustError, RunFolderError
+from .runs import RunDir, atomic_write_text, json_safe, write_failure
 
 FIGURE_KEYS = ("acc", "nmi", "ari", "acc_mean", "acc_std", "n_samples", "n_clusters", "selected_sub_head")
 
@@ -61,6 +64,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         data = args.data or (None if args.config else "digits")
         cfg = load_config(args.config, args.set, method=args.method, seed=args.seed, data__name=data)
         out = args.out or f"runs/{cfg.method}-{Path(cfg.data.name).name}-s{cfg.seed}"
+    args.run_folder = out
     if args.nproc > 1 and int(os.environ.get("WORLD_SIZE", "1")) == 1:
         if cfg is not None and RunDir(out).config_path.exists():
             raise ConfigError(f"'{out}' already holds a run: continue it with --resume, or choose another --out")
@@ -76,9 +80,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .engine import load_trainer
 
-    figures = load_trainer(args.run_dir).evaluate()
+    from .engine import finished_figures
+
+    figures = None if args.recompute else finished_figures(args.run_dir)
+    if figures is None:
+        figures = load_trainer(args.run_dir).evaluate()
     if args.json:
-        print(json.dumps(figures))
+        print(json.dumps(json_safe(figures), allow_nan=False))
     else:
         print(_figures_line(figures))
     return 0
@@ -88,6 +96,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from .engine import load_trainer
 
     RunDir.existing(args.run_dir)
+    out = Path(args.out)
+    if out.is_dir():
+        raise RunFolderError(f"--out '{out}' is a folder; expected the path of the CSV file to write")
+    if out.parent.exists() and not out.parent.is_dir():
+        raise RunFolderError(f"--out '{out}': '{out.parent}' is a file; expected a folder to hold the CSV")
     dataset = load_dataset(args.data, progress=not args.quiet)
     trainer = load_trainer(args.run_dir, dataset=dataset)
     post = trainer.reported_posteriors(trainer.predict_posteriors(), trainer.selected_sub_head)
@@ -96,18 +109,23 @@ def cmd_predict(args: argparse.Namespace) -> int:
     writer.writerow(["id", "cluster", "confidence"])
     for ident, cluster, conf in zip(dataset.ids, post.argmax(1), post.max(1)):
         writer.writerow([ident, int(cluster), f"{conf:.6f}"])
-    atomic_write_text(Path(args.out), buf.getvalue())
+    atomic_write_text(out, buf.getvalue())
     print(f"wrote {len(dataset)} assignments to {args.out}")
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .engine import load_trainer
+    from .engine import finished_figures, load_trainer
     from .report import write_report
 
     trainer = load_trainer(args.run_dir)
-    figures = trainer.evaluate()
-    post = trainer.reported_posteriors(trainer.posteriors, figures["selected_sub_head"])
+    figures = finished_figures(args.run_dir)
+    if figures is None:  # a stopped run: score its checkpoint
+        figures = trainer.evaluate()
+        posteriors = trainer.posteriors
+    else:
+        posteriors = trainer.predict_posteriors()
+    post = trainer.reported_posteriors(posteriors, figures["selected_sub_head"])
     data = trainer.eval_dataset
     page = write_report(trainer.run, data.images, data.labels, post.argmax(1), post.max(1), figures,
                         class_names=data.class_names, title=f"{trainer.cfg.method} on {data.name}")
@@ -139,12 +157,35 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_config_show(args: argparse.Namespace) -> int:
+    from .config import dump_yaml
+    from .engine import load_data
+    from .methods import resolve_config
+
+    cfg = load_config(args.config, args.set, method=args.method, data__name=args.data)
+    data, _ = load_data(cfg, progress=False)
+    resolved = resolve_config(cfg, tuple(data.images.shape[1:]), data.n_classes, len(data))
+    print(f"# {resolved.method} on {data.name}: {len(data)} samples of shape {tuple(data.images.shape[1:])}; "
+          "every automatic value resolved from the data, as 'infoclust train' would")
+    print(dump_yaml(resolved), end="")
+    return 0
+
+
+def _keys_epilog() -> str:
+    from .config import DEFAULT_METHOD, config_keys
+
+    keys = ", ".join(config_keys(DEFAULT_METHOD))
+    return textwrap.fill(f"config keys for --set (method {DEFAULT_METHOD}): {keys}.", width=100) + (
+        "\n\nThe values a method and dataset resolve to: infoclust config show --method M --data D")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="infoclust", description="Cluster unlabelled images by maximising mutual information.")
     parser.add_argument("--version", action="version", version=f"infoclust {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("train", help="train a method on a dataset into a run folder")
+    p = sub.add_parser("train", help="train a method on a dataset into a run folder", epilog=_keys_epilog(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--method", help="method name (default iic); see 'infoclust list'")
     p.add_argument("--data", help="dataset name or path (default digits)")
     p.add_argument("--config", help="YAML recipe, e.g. configs/iic-mnist.yaml")
@@ -161,6 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="ACC / NMI / ARI of a run's checkpoint")
     p.add_argument("run_dir")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--recompute", action="store_true",
+                   help="score the checkpoint again instead of reading a finished run's summary.json")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", help="write cluster assignments of a dataset to CSV")
@@ -184,6 +227,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="methods, backbones and datasets")
     p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("config", help="print the config a method and dataset resolve to")
+    actions = p.add_subparsers(dest="action", required=True)
+    p = actions.add_parser("show", help="every config key with the value 'infoclust train' would use")
+    p.add_argument("--method", help="method name (default iic)")
+    p.add_argument("--data", default="digits", help="dataset name or path (default digits); read for its shape")
+    p.add_argument("--config", help="YAML recipe to start from")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.set_defaults(func=cmd_config_show)
     return parser
 
 
@@ -200,11 +252,24 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except InfoclustError as exc:
-        print(f"infoclust: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc))
+    except OSError as exc:  # the system's own: a path that cannot be read or written
+        where = Path(exc.filename) if exc.filename else Path(".")
+        return _fail(str(write_failure(exc, where)) if exc.errno else f"{exc}")
+    except MemoryError:
+        return _fail("out of memory: expected data and a train.batch_size that fit this machine's memory; "
+                     "try a smaller batch or fewer samples")
     except KeyboardInterrupt:
-        print("infoclust: interrupted; a run continues from its last checkpoint with 'infoclust train --resume RUN_DIR'", file=sys.stderr)
+        folder = getattr(args, "run_folder", None)
+        advice = f"continue it from its last checkpoint with 'infoclust train --resume {folder}'" if folder else "nothing was changed"
+        print(f"infoclust: interrupted; {advice}", file=sys.stderr)
         return 130
+
+
+def _fail(message: str) -> int:
+    """Print one error line (only the first line of ``message``) and return the exit status 2."""
+    print(f"infoclust: error: {message.splitlines()[0] if message else 'failed'}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import yaml
 
 from .errors import ConfigError
 
+ON_COLLAPSE = ("stop", "continue")
 DEFAULT_METHOD = "iic"  # what runs when no method is named (``infoclust train`` without --method)
 
 
@@ -49,6 +50,7 @@ class TrainConfig:
     deterministic: bool = True  # same seed, same numbers, on CPU and CUDA (docs/methods.md)
     threads: int = 0  # CPU threads per process; 0 = the CPUs this process may use, shared among its processes
     channels_last: bool = True  # faster on CPU for every backbone measured (docs/RESULTS.md)
+    on_collapse: str = "stop"  # a collapsed clustering (one cluster, flat loss): "stop" the run, or "continue" and mark the summary
 
 
 @dataclass
@@ -165,9 +167,17 @@ def read_yaml(path: str | Path) -> dict:
         raise ConfigError(f"config file '{path}' does not exist")
     try:
         data = yaml.safe_load(path.read_text())
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file '{path}' is not text (not UTF-8); expected a YAML file") from None
+    except OSError as exc:
+        raise ConfigError(f"config file '{path}' cannot be read: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
+        if isinstance(exc, yaml.constructor.ConstructorError) and "tag" in str(exc.problem):
+            tag = str(exc.problem).split("'")[1] if "'" in str(exc.problem) else "a tag"
+            raise ConfigError(f"config file '{path}'{where}: the tag '{tag}' is refused as unsafe; "
+                              "expected plain YAML values (numbers, strings, lists, mappings)") from None
         raise ConfigError(f"config file '{path}' is not valid YAML{where}") from None
     if data is None:
         return {}
@@ -209,8 +219,25 @@ def validate_common(cfg: RunConfig) -> None:
         raise ConfigError(f"train.lr = {t.lr}: expected a positive learning rate")
     if t.budget_minutes is not None and not t.budget_minutes > 0:
         raise ConfigError(f"train.budget_minutes = {t.budget_minutes}: expected a positive number of minutes (or none)")
+    if t.on_collapse not in ON_COLLAPSE:
+        raise ConfigError(f"train.on_collapse = '{t.on_collapse}': expected one of {', '.join(ON_COLLAPSE)}")
     if t.threads < 0:
         raise ConfigError(f"train.threads = {t.threads}: expected 0 (automatic) or a positive number of threads")
+
+
+def config_keys(method: str) -> list[str]:
+    """Every dotted config key of ``method``'s config, in the order of ``config.yaml``."""
+    from .methods import method_spec
+
+    def keys(cls: type, prefix: str) -> list[str]:
+        hints = typing.get_type_hints(cls)
+        out = []
+        for f in dataclasses.fields(cls):
+            tp = hints[f.name]
+            out += keys(tp, f"{prefix}{f.name}.") if dataclasses.is_dataclass(tp) else [f"{prefix}{f.name}"]
+        return out
+
+    return keys(method_spec(method).config, "")
 
 
 def config_to_dict(cfg: RunConfig) -> dict:

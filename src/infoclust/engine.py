@@ -13,8 +13,10 @@ import copy
 import json
 import math
 import os
+import shutil
 import time
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -22,15 +24,16 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .collapse import WINDOWS, collapse_reason
 from .config import RunConfig
-from .data import Dataset, load_dataset
+from .data import Dataset, dataset_path, load_dataset
 from .distributed import DistContext, from_environment, init_process_group
 from .errors import CheckpointError, ConfigError, DataError, TrainingError
 from .evaluation import summarize_heads
 from .machine import choose_threads, describe
 from .methods import StepContext, build_method, resolve_config
 from .rng import Rng
-from .runs import RunDir, atomic_write_text
+from .runs import RunDir, atomic_write_text, json_safe
 
 LOG_EVERY = 10  # steps between "train" lines in metrics.jsonl (and host syncs for the loss parts)
 EVAL_CHUNK = 1024  # samples per forward pass during evaluation
@@ -76,6 +79,8 @@ class Progress:
     elapsed_s: float = 0.0
     stopped_by_budget: bool = False
     reported_step: int | None = None  # the step whose model is reported, when not the last one
+    recent_losses: list[float] = field(default_factory=list)  # mean loss of the last log windows
+    collapsed_at_step: int | None = None  # where a collapse was seen (train.on_collapse = continue)
 
 
 class LossWindow:
@@ -117,14 +122,15 @@ class Trainer:
     """Trains ``cfg.method`` on ``dataset``; with a ``run`` folder it logs, checkpoints and resumes.
 
     ``eval_dataset``: the samples the figures are reported on (default: the training samples);
-    ``dist``: this process's place in a distributed run (one process by default).
+    ``dist``: this process's place in a distributed run (one process by default); ``training``:
+    False when ``dataset`` is only predicted (any number of samples will do).
     """
 
     def __init__(self, cfg: RunConfig, dataset: Dataset, run: RunDir | None = None, progress: bool = True,
-                 eval_dataset: Dataset | None = None, dist: DistContext = DistContext()):
+                 eval_dataset: Dataset | None = None, dist: DistContext = DistContext(), training: bool = True):
         images = sample_tensor(dataset)
         shape = tuple(images.shape[1:])
-        self.cfg = resolve_config(cfg, shape, dataset.n_classes)
+        self.cfg = resolve_config(cfg, shape, dataset.n_classes, len(dataset) if training else None)
         self.dataset, self.run, self.dist = dataset, run, dist
         self.eval_dataset = eval_dataset if eval_dataset is not None else dataset
         if tuple(self.eval_dataset.images.shape[1:]) != shape:
@@ -149,6 +155,7 @@ class Trainer:
         self.last_eval: dict = {}
         self.curve: list[dict] = []  # the evaluations so far, in the summary
         self.window = LossWindow()
+        self.checkpointed_step: int | None = None  # the step of the checkpoint on disk
 
     @property
     def steps_per_epoch(self) -> int:
@@ -182,6 +189,7 @@ class Trainer:
             "image_shape": list(self.images.shape[1:]),
             **({"snapshot": {"step": self.snapshot[0], "state": self.snapshot[1]}} if self.snapshot is not None else {}),
         })
+        self.checkpointed_step = self.state.global_step
 
     def restore(self, truncate_log: bool = False) -> None:
         """Continue from ``run``'s checkpoint; ``truncate_log`` (when training on) drops the log lines
@@ -195,6 +203,7 @@ class Trainer:
             self.method.load_state_dict(ckpt["method"])
             self.rng.set_state(ckpt["generator"])
             self.state = Progress(**ckpt["progress"])
+            self.checkpointed_step = self.state.global_step
             self.last_eval = json.loads(ckpt.get("last_eval", "{}"))
             self.curve = json.loads(ckpt.get("curve", "[]"))
             self.window.load(ckpt["window"], self.device)
@@ -262,6 +271,7 @@ class Trainer:
         figures.update(epoch=self.state.epoch, step=self.state.global_step,
                        model_step=self.state.global_step if self.state.reported_step is None else self.state.reported_step,
                        time_s=round(self.state.elapsed_s, 2), eval_s=round(time.perf_counter() - t0, 2))
+        self._check_collapse(figures)
         self.last_eval = figures
         self.curve.append({k: figures[k] for k in CURVE_KEYS if k in figures})
         if self.run is not None:
@@ -319,11 +329,28 @@ class Trainer:
         self.window.clear()
         if not all(math.isfinite(v) for v in parts.values()):
             self._diverged(parts)
+        self.state.recent_losses = [*self.state.recent_losses, next(iter(parts.values()))][-WINDOWS:]
         name = self.method.pass_name(self.state.epoch)
         bar.set_postfix({"pass": name, **{k: f"{v:.4f}" for k, v in parts.items()}, "img_s": f"{rate:.0f}"})
         if self.run is not None and self.dist.is_main:
             self.run.append_metrics({"kind": "train", "epoch": self.state.epoch, "step": self.state.global_step,
                                      "pass": name, **parts, "img_s": rate, "time_s": round(self.state.elapsed_s, 2)})
+
+    def _check_collapse(self, figures: dict) -> None:
+        """Stop (``train.on_collapse = stop``) or note in the summary a collapsed clustering."""
+        s = self.state
+        reason = collapse_reason(figures["cluster_sizes"], s.recent_losses)
+        if reason is None or s.collapsed_at_step is not None:
+            return
+        if self.cfg.train.on_collapse == "stop":
+            kept = "no model is kept" if self.run is None else (
+                "no checkpoint was written" if self.checkpointed_step is None
+                else f"the last checkpoint (step {self.checkpointed_step}) is kept")
+            raise TrainingError(f"training collapsed by step {s.global_step}: {reason}; try a lower train.lr "
+                                f"(now {self.cfg.train.lr:g}); {kept}; train.on_collapse=continue trains on regardless")
+        s.collapsed_at_step = s.global_step
+        if self.show_progress:
+            tqdm.write(f"collapse at step {s.global_step}: {reason}; training goes on (train.on_collapse=continue)")
 
     def _diverged(self, parts: dict | None = None) -> None:
         step = self.state.global_step
@@ -365,49 +392,98 @@ class Trainer:
         if not self.last_eval:
             self._log_eval()
         if self.run is not None:
-            summary = {**self.last_eval, "curve": self.curve, "processes": self.dist.world_size,
+            collapsed = {} if self.state.collapsed_at_step is None else {"collapsed_at_step": self.state.collapsed_at_step}
+            summary = {**self.last_eval, **collapsed, "curve": self.curve, "processes": self.dist.world_size,
                        "machine": describe(self.device)}
-            atomic_write_text(self.run.summary_path, json.dumps(summary, indent=2))
+            atomic_write_text(self.run.summary_path, json.dumps(json_safe(summary), indent=2))
         return self.last_eval
 
 
-def load_data(cfg: RunConfig, progress: bool = True) -> tuple[Dataset, Dataset | None]:
-    """The training split and, when ``data.eval_split`` names another one, the evaluation split."""
+def load_data(cfg: RunConfig, progress: bool = True, record: dict | None = None,
+              run_root: Path | None = None) -> tuple[Dataset, Dataset | None]:
+    """The training split and, when ``data.eval_split`` names another one, the evaluation split.
+    ``record``: a run's ``data.json``; the data are then read from the path it resolved (whatever
+    the working directory) and must match its fingerprints."""
     d = cfg.data
-    train_data = load_dataset(d.name, split=d.split, root=d.root, progress=progress)
-    if d.eval_split is None or d.eval_split == d.split:
-        return train_data, None
-    return train_data, load_dataset(d.name, split=d.eval_split, root=d.root, progress=progress)
+    name = d.name
+    if record and record.get("path") and Path(record["path"]).exists():
+        name = record["path"]
+    train_data = load_dataset(name, split=d.split, root=d.root, progress=progress)
+    eval_data = None
+    if d.eval_split is not None and d.eval_split != d.split:
+        eval_data = load_dataset(name, split=d.eval_split, root=d.root, progress=progress)
+    if record:
+        for which, data in (("train", train_data), ("eval", eval_data)):
+            _check_fingerprint(record.get(which), data, which, name, run_root)
+    return train_data, eval_data
 
 
-def _trainer(cfg: RunConfig, run: RunDir | None, progress: bool, dist: DistContext = DistContext()) -> Trainer:
-    train_data, eval_data = load_data(cfg, progress and dist.is_main)
-    return Trainer(cfg, train_data, run, progress, eval_dataset=eval_data, dist=dist)
+def data_record(cfg: RunConfig, train_data: Dataset, eval_data: Dataset | None) -> dict:
+    """``data.json`` of a run: the data's name, its resolved path (None for a named dataset) and
+    the fingerprints (count, shape, SHA-256) of the training and evaluation samples."""
+    return {"name": cfg.data.name, "path": dataset_path(cfg.data.name),
+            "train": train_data.fingerprint(), "eval": None if eval_data is None else eval_data.fingerprint()}
+
+
+def _check_fingerprint(want: dict | None, data: Dataset | None, which: str, source: str, run_root: Path | None) -> None:
+    if want is None or data is None:
+        return
+    have = data.fingerprint()
+    if have != want:
+        def describe_data(fp: dict) -> str:
+            return f"{fp['count']} samples of shape {tuple(fp['shape'])}, sha256 {fp['sha256'][:12]}"
+
+        raise DataError(f"the {which} data '{source}' ({describe_data(have)}) are not those run '{run_root}' was "
+                        f"trained on ({describe_data(want)}): expected the same data; restore them or start a new run")
+
+
+@contextmanager
+def _writing(run: RunDir, dist: DistContext, new: bool):
+    """Hold ``run`` for writing (rank 0); a new run that fails before its config is written leaves
+    nothing behind (no orphan folder)."""
+    if not dist.is_main:
+        yield
+        return
+    created_root = new and not run.root.exists()
+    created_lock = new and not (run.root / ".lock").exists()
+    with run.lock():
+        try:
+            yield
+        except BaseException:
+            if new and not run.config_path.exists():
+                if created_root:
+                    shutil.rmtree(run.root, ignore_errors=True)
+                elif created_lock:
+                    (run.root / ".lock").unlink(missing_ok=True)
+            raise
 
 
 def train(cfg: RunConfig | None, out: str | Path, resume: bool = False, progress: bool = True) -> dict:
     """Train into run folder ``out`` (new), or continue it with ``resume=True``; returns the figures.
     Under torchrun (WORLD_SIZE > 1) every process calls this; rank 0 alone writes."""
     dist = from_environment()
-    if resume:
-        run = RunDir.existing(out)
-        cfg = run.read_config()
-    else:
-        run = RunDir(out)
-        if run.config_path.exists():
+    run = RunDir.existing(out) if resume else RunDir(out)
+    with _writing(run, dist, new=not resume):
+        if resume:
+            cfg = run.read_config()
+        elif run.config_path.exists():
             raise ConfigError(f"'{out}' already holds a run: continue it with --resume, or choose another --out")
-    device = select_device(cfg.train.device, dist)
-    init_process_group(dist, device)
-    trainer = _trainer(cfg, run, progress, dist)
-    if not resume:
-        if dist.is_main:
-            run.write_config(trainer.cfg)
-    elif run.has_checkpoint():
-        trainer.restore(truncate_log=True)
-    elif dist.is_main:  # stopped before its first checkpoint: it starts over, so its old log lines go
-        run.truncate_metrics(0)
-    dist.barrier()
-    return trainer.fit()
+        device = select_device(cfg.train.device, dist)
+        init_process_group(dist, device)
+        record = run.read_data_record() if resume else None
+        train_data, eval_data = load_data(cfg, progress and dist.is_main, record, run.root)
+        trainer = Trainer(cfg, train_data, run, progress, eval_dataset=eval_data, dist=dist)
+        if dist.is_main and record is None:
+            run.write_data_record(data_record(cfg, train_data, eval_data))
+        if not resume:
+            if dist.is_main:
+                run.write_config(trainer.cfg)
+        elif run.has_checkpoint():
+            trainer.restore(truncate_log=True)
+        elif dist.is_main:  # stopped before its first checkpoint: it starts over, so its old log lines go
+            run.truncate_metrics(0)
+        dist.barrier()
+        return trainer.fit()
 
 
 def run_to_end(out: str | Path, make_config: Callable[[], RunConfig], progress: bool = True) -> dict:
@@ -421,14 +497,32 @@ def run_to_end(out: str | Path, make_config: Callable[[], RunConfig], progress: 
     return train(make_config(), out, progress=progress)
 
 
+RUN_KEYS = ("epoch", "step", "model_step", "time_s", "eval_s", "curve", "processes", "machine")
+
+
+def finished_figures(out: str | Path) -> dict | None:
+    """The figures a finished run's ``summary.json`` holds (what ``evaluate`` would compute from its
+    final checkpoint), without the run's bookkeeping; None while the run has not finished."""
+    run = RunDir.existing(out)
+    if not run.summary_path.is_file():
+        return None
+    try:
+        summary = json.loads(run.summary_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"'{run.summary_path}' cannot be read ({exc}); "
+                              "evaluate with --recompute to score the checkpoint instead") from None
+    return {key: value for key, value in summary.items() if key not in RUN_KEYS}
+
+
 def load_trainer(out: str | Path, progress: bool = False, dataset: Dataset | None = None) -> Trainer:
     """A trainer restored from a run folder's checkpoint (for evaluate / predict / report); reads only.
-    ``dataset``: samples to predict instead of the run's evaluation split."""
+    ``dataset``: samples to predict instead of the run's evaluation split (not fingerprinted)."""
     run = RunDir.existing(out)
     cfg = run.read_config()
     if dataset is None:
-        trainer = _trainer(cfg, run, progress)
+        train_data, eval_data = load_data(cfg, progress, run.read_data_record(), run.root)
+        trainer = Trainer(cfg, train_data, run, progress, eval_dataset=eval_data)
     else:
-        trainer = Trainer(cfg, dataset, run, progress)
+        trainer = Trainer(cfg, dataset, run, progress, training=False)
     trainer.restore()
     return trainer

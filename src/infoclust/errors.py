@@ -19,3 +19,8 @@ class CheckpointError(InfoclustError):
 
 class TrainingError(InfoclustError):
     """Training diverged (e.g. the loss became NaN): a setting to change, named in the message."""
+
+
+class RunFolderError(InfoclustError):
+    """A run folder or output path that cannot be written: full disk, read-only, a file in the way,
+    or another process writing it."""

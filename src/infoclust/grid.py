@@ -72,13 +72,17 @@ def load_grid(path: str | Path) -> GridSpec:
     return spec
 
 
+GRID_DEFAULTS = {"train": {"on_collapse": "continue"}}  # a collapsed cell is a result to tabulate, not an error
+
+
 def cell_config(spec: GridSpec, row: Row, dataset: str, seed: int):
-    """The RunConfig of one cell: preset ← recipe ← base ← per-dataset ← row overrides ← dataset and seed."""
+    """The RunConfig of one cell: preset ← grid defaults ← recipe ← base ← per-dataset ← row
+    overrides ← dataset and seed."""
     from .methods import METHODS
 
     if row.method not in METHODS:
         raise ConfigError(f"grid row '{row.name}': unknown method '{row.method}': expected one of {', '.join(METHODS)}")
-    data = METHODS[row.method].preset
+    data = merge_dicts(METHODS[row.method].preset, GRID_DEFAULTS)
     for layer in (spec.recipe, spec.base, spec.per_dataset.get(dataset, {})):
         data = merge_dicts(data, layer)
     for key, value in row.overrides.items():

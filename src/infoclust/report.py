@@ -7,6 +7,7 @@ directly (no pyplot, so no global figure registry and nothing to close); this mo
 from __future__ import annotations
 
 import html
+import io
 from pathlib import Path
 from typing import Sequence
 
@@ -16,7 +17,7 @@ from matplotlib.figure import Figure
 from scipy.optimize import linear_sum_assignment
 
 from .evaluation import contingency
-from .runs import RunDir, atomic_write, atomic_write_text
+from .runs import RunDir, atomic_write_bytes, atomic_write_text
 
 GRID_COLS = 10        # images shown per cluster
 MAX_ROWS = 50         # clusters shown in the grid (over-clustering heads have more)
@@ -111,7 +112,9 @@ def row_label(cluster: int, size: int, counts_row: np.ndarray | None, names: lis
 
 
 def _save(fig: Figure, path: Path) -> None:
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI))
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 # ----------------------------------------------------------------------------- pictures

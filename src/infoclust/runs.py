@@ -1,43 +1,93 @@
-"""Run folders: ``config.yaml`` (resolved), ``metrics.jsonl``, ``checkpoint/last.pt``, ``report/``.
+"""Run folders: ``config.yaml`` (resolved), ``data.json`` (what was trained on), ``metrics.jsonl``,
+``checkpoint/last.pt``, ``summary.json``, ``report/``, and ``.lock`` while a process writes it.
 
-Every file is written to a temporary name in the same folder and renamed into place, so a run killed
-at any moment leaves the previous good version intact. Checkpoints hold only tensors and plain
-values and are loaded with ``torch.load(weights_only=True)``: no general unpickling.
+Every file is written to a temporary name in the same folder, flushed to disk and renamed into
+place, so a run killed at any moment, or a disk that fills up, leaves the previous good version
+intact. One process at a time may write a run folder (``RunDir.lock``, an advisory ``flock`` that
+the kernel drops when its process dies, so a killed run leaves no stale lock). Checkpoints hold only
+tensors and plain values and are loaded with ``torch.load(weights_only=True)``: no general
+unpickling. Reading a run (evaluate, predict, report) never writes to it.
 """
 from __future__ import annotations
 
+import errno
+import fcntl
+import io
 import json
+import math
 import os
+import pickle
 import tempfile
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 
 from .config import RunConfig, config_from_dict, dump_yaml, read_yaml
-from .errors import CheckpointError, ConfigError
+from .errors import CheckpointError, ConfigError, RunFolderError
 
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+def write_failure(error: OSError, path: Path, size: int | None = None) -> RunFolderError:
+    """One line for a failed write of ``path`` (``size`` bytes): what the disk said, where, and
+    that the previous version is intact."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        need = f"; {size / 2**20:.1f} MiB needed" if size else ""
+        return RunFolderError(f"no space left on the device while writing '{path}'{need}: "
+                              "free some space and continue with --resume; the previous version of the file is intact")
+    if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return RunFolderError(f"cannot write '{path}': {error.strerror.lower()}; expected a writable folder")
+    if error.errno == errno.ENOTDIR:
+        return RunFolderError(f"cannot write '{path}': a part of that path is a file; expected folders")
+    return RunFolderError(f"cannot write '{path}': {error.strerror or error}")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, flush it to disk, then rename it to
+    ``path``: readers see the old file or the new one, never a part. An OSError (disk full,
+    read-only folder) becomes a ``RunFolderError`` naming the path; the old file stays."""
+    tmp: str | None = None
     try:
-        write(Path(tmp))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    except OSError as error:
+        raise write_failure(error, path, len(data)) from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda tmp: tmp.write_text(text))
+    atomic_write_bytes(path, text.encode())
+
+
+def _is_pickle_or_zip(path: Path) -> bool:
+    """Whether ``path`` starts like a pickle (protocol byte) or a zip (torch's format)."""
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    return head[:1] == b"\x80" or head == b"PK"
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN / ±inf float replaced by None, so ``json.dumps`` writes valid JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    return value
 
 
 class RunDir:
@@ -48,8 +98,37 @@ class RunDir:
         self.config_path = self.root / "config.yaml"
         self.metrics_path = self.root / "metrics.jsonl"
         self.summary_path = self.root / "summary.json"  # written when the run has finished
+        self.data_path = self.root / "data.json"  # what the run trains on: resolved path and fingerprints
         self.checkpoint_path = self.root / "checkpoint" / "last.pt"
         self.report_dir = self.root / "report"
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the run folder for writing (creating it if needed); a second writer gets a
+        ``RunFolderError`` naming the process that holds it. The lock dies with its process."""
+        path = self.root / ".lock"
+        try:
+            if self.root.exists() and not self.root.is_dir():
+                raise RunFolderError(f"'{self.root}' is a file; expected a run folder (new or made by 'infoclust train')")
+            self.root.mkdir(parents=True, exist_ok=True)
+            fh = open(path, "a+")
+        except OSError as error:
+            raise write_failure(error, path) from None
+        try:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                holder = fh.read().strip() or "another process"
+                raise RunFolderError(f"run folder '{self.root}' is being written by {holder}: "
+                                     "wait for it to end, or choose another --out") from None
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"process {os.getpid()} on {os.uname().nodename}\n")
+            fh.flush()
+            yield
+        finally:
+            fh.close()
 
     @classmethod
     def existing(cls, root: str | Path) -> "RunDir":
@@ -70,18 +149,39 @@ class RunDir:
         except ConfigError as exc:
             raise CheckpointError(f"run folder '{self.root}' has a bad config.yaml: {exc}") from None
 
+    def write_data_record(self, record: dict) -> None:
+        atomic_write_text(self.data_path, json.dumps(record, indent=2))
+
+    def read_data_record(self) -> dict | None:
+        """The run's ``data.json``, or None for a run made before infoclust recorded it."""
+        if not self.data_path.is_file():
+            return None
+        try:
+            return json.loads(self.data_path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise CheckpointError(f"'{self.data_path}' cannot be read ({exc}); expected the JSON infoclust wrote") from None
+
     def append_metrics(self, record: dict[str, Any]) -> None:
-        with open(self.metrics_path, "a") as fh:
-            fh.write(json.dumps(record) + "\n")
+        try:
+            with open(self.metrics_path, "a") as fh:
+                fh.write(json.dumps(json_safe(record)) + "\n")
+        except OSError as error:
+            raise write_failure(error, self.metrics_path) from None
 
     def metrics_size(self) -> int:
         return self.metrics_path.stat().st_size if self.metrics_path.exists() else 0
 
     def truncate_metrics(self, size: int) -> None:
-        """Drop lines logged after the checkpoint we resume from."""
-        if self.metrics_path.exists():
+        """Drop lines logged after the checkpoint we resume from. A log already shorter than
+        ``size`` (cut outside infoclust) is kept as it is, never padded, with a warning."""
+        have = self.metrics_size()
+        if have > size:
             with open(self.metrics_path, "r+") as fh:
                 fh.truncate(size)
+        elif have < size:
+            warnings.warn(f"'{self.metrics_path}' holds {have} bytes but the checkpoint recorded {size}: "
+                          "lines logged before the checkpoint are missing; new lines are appended after what is left",
+                          stacklevel=2)
 
     def read_metrics(self) -> list[dict]:
         if not self.metrics_path.exists():
@@ -95,7 +195,10 @@ class RunDir:
         return records
 
     def save_checkpoint(self, state: dict) -> None:
-        atomic_write(self.checkpoint_path, lambda tmp: torch.save(state, tmp))
+        """Serialise in memory first, so a full disk is an OSError of our own write, not torch's."""
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        atomic_write_bytes(self.checkpoint_path, buffer.getvalue())
 
     def has_checkpoint(self) -> bool:
         return self.checkpoint_path.is_file()
@@ -104,7 +207,16 @@ class RunDir:
         if not self.checkpoint_path.is_file():
             raise CheckpointError(f"run folder '{self.root}' has no checkpoint ({self.checkpoint_path} is missing)")
         try:
-            return torch.load(self.checkpoint_path, map_location=map_location, weights_only=True)
-        except Exception as exc:  # torch raises several kinds for corrupt or foreign files
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # torch's notes on pickle protocols: the error below says it all
+                return torch.load(self.checkpoint_path, map_location=map_location, weights_only=True)
+        except pickle.UnpicklingError as exc:  # torch's restricted unpickler met something it does not allow
+            if not _is_pickle_or_zip(self.checkpoint_path):
+                raise CheckpointError(f"checkpoint '{self.checkpoint_path}' is corrupt or not an infoclust checkpoint "
+                                      "(neither a torch file nor a pickle)") from None
+            raise CheckpointError(f"checkpoint '{self.checkpoint_path}' is refused as unsafe: it holds objects other "
+                                  "than tensors and plain values, which infoclust never loads") from None
+        except Exception as exc:  # torch raises several kinds for corrupt or truncated files
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise CheckpointError(f"checkpoint '{self.checkpoint_path}' cannot be loaded safely: {reason[:200]}") from None
+            raise CheckpointError(f"checkpoint '{self.checkpoint_path}' is corrupt or not an infoclust checkpoint "
+                                  f"({reason[:120]})") from None

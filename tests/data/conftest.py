@@ -1,8 +1,9 @@
-"""Fixtures for the data tests: hand-written IDX files and a local HTTP server with Range support."""
+"""Fixtures for the data tests: hand-written IDX files, unreadable files and a local HTTP server with Range support."""
 
 from __future__ import annotations
 
 import gzip
+import os
 import re
 import socket
 import struct
@@ -26,6 +27,23 @@ def write_idx(path: Path, array: np.ndarray, compress: bool = False) -> Path:
 @pytest.fixture
 def make_idx():
     return write_idx
+
+
+def _lock(path: Path) -> None:
+    """chmod 000 ``path``; skip the test when this user still reads it (root, CAP_DAC_OVERRIDE)."""
+    path.chmod(0)
+    try:
+        os.listdir(path) if path.is_dir() else path.read_bytes()
+    except PermissionError:
+        return
+    path.chmod(0o755)
+    pytest.skip("this user reads files whatever their permissions (root)")
+
+
+@pytest.fixture
+def lock():
+    """``lock(path)`` makes ``path`` unreadable, or skips the test where that is impossible."""
+    return _lock
 
 
 class _RangeHandler(SimpleHTTPRequestHandler):

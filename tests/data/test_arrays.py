@@ -1,7 +1,9 @@
+import warnings
+
 import numpy as np
 import pytest
 
-from infoclust.data.arrays import read_arrays
+from infoclust.data.arrays import images_from_array, read_arrays
 from infoclust.errors import DataError
 
 RNG = np.random.default_rng(0)
@@ -52,10 +54,53 @@ def test_float_unit_range_scaled(tmp_path):
     assert data.images[0, 0].tolist() == [[0, 128], [255, 51]]
 
 
-def test_float_byte_range_rounded_and_clipped(tmp_path):
-    array = np.array([[[0.0, 2.4], [254.6, 300.0]]])
+def test_float_byte_range_rounded(tmp_path):
+    array = np.array([[[0.0, 2.4], [254.6, 255.0]]])
     data = read_arrays(save_npy(tmp_path, array))
     assert data.images[0, 0].tolist() == [[0, 2], [255, 255]]
+
+
+def test_unit_and_byte_ranges_do_not_warn(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_arrays(save_npy(tmp_path, np.array([[[0.0, 0.5, 1.0]]])))
+        read_arrays(save_npy(tmp_path, np.array([[[0.0, 17.0, 255.0]]]), "b.npy"))
+        read_arrays(save_npy(tmp_path, np.array([[[0, 1]]]), "c.npy"))
+
+
+@pytest.mark.parametrize(
+    ("values", "expected", "shown"),
+    [
+        ([-1.0, 0.0, 0.5, 1.0], [0, 128, 191, 255], r"-1\.\.1"),
+        ([0.0, 150.0, 300.0], [0, 128, 255], r"0\.\.300"),
+        ([-2.5, -2.5], [0, 0], r"-2\.5\.\.-2\.5"),
+    ],
+)
+def test_floats_outside_byte_range_rescaled_with_warning(tmp_path, values, expected, shown):
+    path = save_npy(tmp_path, np.array([[values]]))
+    with pytest.warns(UserWarning, match=rf"x\.npy' has pixel values in {shown}, outside 0\.\.255; rescaled") as record:
+        data = read_arrays(path)
+    assert data.images[0, 0, 0].tolist() == expected
+    assert len(record) == 1 and record[0].filename == __file__
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.int64])
+def test_zero_to_sixteen_scale_warns(dtype):
+    images = np.arange(16 * 4, dtype=dtype).reshape(4, 4, 4) % 17  # 0..16, like sklearn's digits.images
+    shown = r"^'X' has pixel values in 0\.\.16, read as 0\.\.255 .*divide by 16 for \[0, 1\]$"
+    with pytest.warns(UserWarning, match=shown) as record:
+        result = images_from_array(images, "X")
+    assert result.max() == 16 and record[0].filename == __file__
+
+
+def test_corrupt_npz_member(tmp_path):
+    path = tmp_path / "set.npz"
+    np.savez_compressed(path, images=RNG.integers(0, 256, size=(50, 8, 8), dtype=np.uint8))
+    data = bytearray(path.read_bytes())
+    data[100:130] = b"\xaa" * 30  # inside the deflated member: zlib fails before the CRC check
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=r"set\.npz' is not a readable numpy file \(Error -3 while decompressing"):
+        read_arrays(path)
 
 
 def test_int_and_bool(tmp_path):
@@ -157,3 +202,10 @@ def test_corrupt_file(tmp_path, name):
 def test_string_array(tmp_path):
     with pytest.raises(DataError, match="<U1 array; expected numbers"):
         read_arrays(save_npy(tmp_path, np.array([["a", "b"]])))
+
+
+def test_unreadable_file(tmp_path, lock):
+    path = save_npy(tmp_path, np.zeros((2, 3, 3), np.uint8))
+    lock(path)
+    with pytest.raises(DataError, match=r"^cannot read '.*x\.npy': Permission denied$"):
+        read_arrays(path)

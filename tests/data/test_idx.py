@@ -1,5 +1,8 @@
 import gzip
+import math
 import struct
+import time
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -46,7 +49,7 @@ def test_truncated_payload(tmp_path, make_idx, images):
 def test_trailing_bytes(tmp_path, make_idx, images):
     path = make_idx(tmp_path / "images", images)
     path.write_bytes(path.read_bytes() + b"xx")
-    with pytest.raises(DataError, match="2 unexpected bytes"):
+    with pytest.raises(DataError, match="has unexpected bytes after its 60 bytes of data; expected it to end there$"):
         read_idx(path)
 
 
@@ -127,4 +130,73 @@ def test_gzip_of_non_idx(tmp_path):
     path = tmp_path / "text.gz"
     path.write_bytes(gzip.compress(b"hello world"))
     with pytest.raises(DataError, match="not an IDX file"):
+        read_idx(path)
+
+
+def idx_header(*dims):
+    return struct.pack(">BBBB", 0, 0, 0x08, len(dims)) + struct.pack(f">{len(dims)}I", *dims)
+
+
+def test_gzip_bomb_after_the_data_refused_without_inflating_it(tmp_path):
+    zeros = gzip.compress(bytes(2**20), compresslevel=1)  # 1 MiB of zeros in about 1 KiB
+    path = tmp_path / "bomb.gz"
+    path.write_bytes(gzip.compress(idx_header(2, 2, 2) + bytes(8)) + zeros * 200)  # 200 MiB once inflated
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(DataError, match=r"bomb\.gz' has unexpected bytes after its 8 bytes of data"):
+            read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - start < 2 and peak < 50 * 2**20
+
+
+@pytest.mark.parametrize("dims", [(2**20, 2**10, 2**10), (2**32 - 1,) * 3])
+def test_header_claiming_too_much_refused(tmp_path, dims):
+    path = tmp_path / "huge.gz"
+    path.write_bytes(gzip.compress(idx_header(*dims) + bytes(100)))
+    with pytest.raises(DataError, match=rf"huge\.gz' claims {math.prod(dims)} bytes of data .*at most 4294967296$"):
+        read_idx(path)
+
+
+def test_claimed_size_beyond_the_file_is_truncated_without_allocating_it(tmp_path):
+    path = tmp_path / "short"
+    path.write_bytes(idx_header(60_000, 256, 256) + bytes(10))
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=r"truncated: expected 3932160000 bytes of data, found 10$"):
+            read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 * 2**20
+
+
+@pytest.mark.parametrize(("dims", "message"), [((0, 28, 28), "holds 0 images"), ((0,), "holds 0 labels")])
+def test_zero_items_refused(tmp_path, dims, message):
+    path = tmp_path / "empty-idx"
+    path.write_bytes(idx_header(*dims))
+    with pytest.raises(DataError, match=rf"empty-idx' {message}; expected at least one$"):
+        read_idx(path)
+
+
+def test_zero_sized_images_refused(tmp_path):
+    path = tmp_path / "flat"
+    path.write_bytes(idx_header(3, 0, 28))
+    with pytest.raises(DataError, match=r"flat' has images of 0x28 pixels; expected at least 1x1$"):
+        read_idx(path)
+
+
+def test_gzip_cut_inside_the_header(tmp_path, make_idx, images):
+    path = make_idx(tmp_path / "images.gz", images, compress=True)
+    path.write_bytes(path.read_bytes()[:14])
+    with pytest.raises(DataError, match=r"images\.gz' is a corrupt gzip file \([^\n]+\)$"):
+        read_idx(path)
+
+
+def test_unreadable_file(tmp_path, make_idx, images, lock):
+    path = make_idx(tmp_path / "locked", images)
+    lock(path)
+    with pytest.raises(DataError, match=r"^cannot read '.*locked': Permission denied$"):
         read_idx(path)

@@ -89,7 +89,7 @@ def test_the_tiny_image_defaults_are_one_resolution_for_cli_and_api(digits):
     from infoclust.methods import resolve_config
     import infoclust
 
-    cli = resolve_config(load_config(None, [], data__name="digits"), (1, 8, 8), 10)
+    cli = resolve_config(load_config(None, [], data__name="digits"), (1, 8, 8), 10, 1797)
     est = infoclust.IIC(n_clusters=10, epochs=1, config={"train__select_samples": 64})
     est.fit(digits.images[:200, 0] / 255.0)
     api = est.config_

@@ -5,13 +5,26 @@ Accepted image arrays, with N > 0:
   (N, C, H, W), C in {1, 3}       channels first
   (N, H, W, C), C in {1, 3}       channels last (only when dim 1 is not 1 or 3), transposed
   (N, D)                          feature vectors, kept as float32
-Pixel values: uint8 kept; integers must lie in 0..255; bool becomes 0 / 255; floats with
-max <= 1 are taken as [0, 1] and scaled by 255, otherwise as 0..255; then rounded and clipped.
+Pixel values become uint8 0..255:
+  uint8                           kept
+  bool                            0 / 255
+  other integers                  must lie in 0..255 (DataError otherwise), kept
+  floats in [0, 1]                scaled by 255, rounded
+  floats in [0, 255]              rounded
+  other floats (negative or > 255) rescaled linearly, min -> 0 and max -> 255 (all 0 when constant),
+                                  rounded, with a warning naming the source and its range
+Integers or floats read as 0..255 whose max lies in (1, 16] (e.g. scikit-learn's 0..16 digits)
+also warn, since they would look nearly black: divide them by their max for [0, 1].
+
+Warnings from infoclust point at the user's code (``warn_user``), not at the library's lines.
 """
 
 from __future__ import annotations
 
+import sys
+import warnings
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +35,15 @@ from .dataset import Dataset
 IMAGE_KEYS = ("images", "x", "X", "data")
 LABEL_KEYS = ("labels", "y", "targets")
 ACCEPTED = "(N, H, W), (N, C, H, W) or (N, H, W, C) images with C = 1 or 3, or (N, D) feature vectors, N > 0"
+SMALL_SCALE_MAX = 16
+
+
+def warn_user(message: str) -> None:
+    """Emit a UserWarning attributed to the first caller outside the infoclust package."""
+    frame, level = sys._getframe(1), 2
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").split(".")[0] == "infoclust":
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level)
 
 
 def _check_values(array: np.ndarray, source: str) -> None:
@@ -47,19 +69,41 @@ def _to_nchw(array: np.ndarray, source: str) -> np.ndarray:
     raise DataError(f"'{source}' holds an array of shape {array.shape}; expected {ACCEPTED}")
 
 
+def _warn_small_scale(high: float, source: str) -> None:
+    """Warn when values read as 0..255 top out in (1, SMALL_SCALE_MAX], e.g. a 0..16 scale."""
+    if 1 < high <= SMALL_SCALE_MAX:
+        warn_user(
+            f"'{source}' has pixel values in 0..{high:g}, read as 0..255 (nearly black); divide by {high:g} for [0, 1]"
+        )
+
+
+def _floats_to_uint8(array: np.ndarray, source: str) -> np.ndarray:
+    """Float pixel values as uint8 0..255 (see the module docstring for the rules)."""
+    values = array.astype(np.float64)
+    low, high = float(values.min()), float(values.max())
+    if low >= 0 and high <= 1:
+        values *= 255
+    elif low >= 0 and high <= 255:
+        _warn_small_scale(high, source)
+    else:
+        warn_user(f"'{source}' has pixel values in {low:g}..{high:g}, outside 0..255; rescaled them linearly to 0..255")
+        values = (values - low) * (255 / (high - low)) if high > low else np.zeros_like(values)
+    return np.rint(values).astype(np.uint8)
+
+
 def _to_uint8(array: np.ndarray, source: str) -> np.ndarray:
     """Pixel values as uint8 0..255 (see the module docstring for the rules)."""
     if array.dtype == np.uint8:
         return array
     if array.dtype == bool:
         return array.astype(np.uint8) * np.uint8(255)
-    if array.dtype.kind in "iu":
-        low, high = int(array.min()), int(array.max())
-        if low < 0 or high > 255:
-            raise DataError(f"'{source}' has integer pixel values in {low}..{high}; expected 0..255")
-        return array.astype(np.uint8)
-    scale = 255.0 if float(array.max()) <= 1.0 else 1.0
-    return np.clip(np.rint(array.astype(np.float64) * scale), 0, 255).astype(np.uint8)
+    if array.dtype.kind == "f":
+        return _floats_to_uint8(array, source)
+    low, high = int(array.min()), int(array.max())
+    if low < 0 or high > 255:
+        raise DataError(f"'{source}' has integer pixel values in {low}..{high}; expected 0..255")
+    _warn_small_scale(high, source)
+    return array.astype(np.uint8)
 
 
 def images_from_array(array: np.ndarray, source: str) -> np.ndarray:
@@ -108,7 +152,9 @@ def read_arrays(path: str | Path) -> Dataset:
             message = f"'{path}' holds an object array; expected a numeric array (objects are never unpickled)"
             raise DataError(message) from error
         raise DataError(f"'{path}' is not a readable numpy file ({error})") from error
-    except (OSError, EOFError, zipfile.BadZipFile) as error:
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        if getattr(error, "errno", None):
+            raise DataError(f"cannot read '{path}': {error.strerror}") from error
         raise DataError(f"'{path}' is not a readable numpy file ({error})") from error
     images = images_from_array(raw_images, str(path))
     labels = None if raw_labels is None else labels_from_array(raw_labels, len(images), str(path))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -86,6 +87,14 @@ class Dataset:
     def n_classes(self) -> int | None:
         """Number of distinct labels, or None when the dataset is unlabelled."""
         return None if self.labels is None else int(np.unique(self.labels).size)
+
+    def fingerprint(self) -> dict:
+        """{"count", "shape" (of one sample), "sha256" (of the samples' bytes, then the labels')}: equal
+        fingerprints mean the same samples in the same order (with the same labels)."""
+        digest = hashlib.sha256(np.ascontiguousarray(self.images).tobytes())
+        if self.labels is not None:
+            digest.update(np.ascontiguousarray(self.labels).tobytes())
+        return {"count": len(self), "shape": list(self.images.shape[1:]), "sha256": digest.hexdigest()}
 
     def subset(self, indices: np.ndarray | list[int]) -> Dataset:
         """The items at ``indices`` (integer positions or a boolean mask of length N), in that order."""

@@ -2,14 +2,22 @@
 
 An IDX file is: two zero bytes, a type code (0x08 = unsigned byte, the only one read here), the
 number of dimensions, one big-endian uint32 per dimension, then the values in C order.
+
+Gzip is recognised by its magic bytes, not the file name, and is decompressed as a stream: the
+header is checked first, then exactly the bytes it claims are read, plus one more to detect
+trailing data, so a gzip bomb is never inflated beyond that. Refused with one line: a header
+claiming no images (or labels), a zero dimension, or more than MAX_DATA_BYTES (4 GiB) of data;
+a file shorter or longer than its header claims; a corrupt or cut gzip stream; an unreadable file.
 """
 
 from __future__ import annotations
 
 import gzip
+import math
 import struct
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -18,20 +26,72 @@ from ..errors import DataError
 GZIP_MAGIC = b"\x1f\x8b"
 UBYTE = 0x08
 TYPE_NAMES = {0x08: "uint8", 0x09: "int8", 0x0B: "int16", 0x0C: "int32", 0x0D: "float32", 0x0E: "float64"}
+MAX_DATA_BYTES = 2**32  # 4 GiB, about 5.5 million 28x28 images
+CHUNK_BYTES = 2**24
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The file's content, gunzipped when it starts with the gzip magic bytes."""
+def _open(path: Path) -> BinaryIO:
+    """The file opened for reading, gunzipped on the fly when it starts with the gzip magic bytes."""
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as probe:
+            is_gzip = probe.read(2) == GZIP_MAGIC
+        return gzip.open(path, "rb") if is_gzip else path.open("rb")
     except OSError as error:
         raise DataError(f"cannot read '{path}': {error.strerror or error}") from error
-    if not raw.startswith(GZIP_MAGIC):
-        return raw
+
+
+def _read(stream: BinaryIO, count: int, path: Path) -> bytes:
+    """Up to ``count`` bytes (fewer only at the end of the data); read failures raise DataError."""
     try:
-        return gzip.decompress(raw)
+        return stream.read(count)
     except (OSError, EOFError, zlib.error) as error:
-        raise DataError(f"'{path}' is a corrupt gzip file ({error})") from error
+        if isinstance(stream, gzip.GzipFile):
+            raise DataError(f"'{path}' is a corrupt gzip file ({error})") from error
+        raise DataError(f"cannot read '{path}': {getattr(error, 'strerror', None) or error}") from error
+
+
+def _read_dims(stream: BinaryIO, path: Path) -> tuple[int, ...]:
+    """Check the header (magic, type, rank) and return the dimensions it declares."""
+    magic = _read(stream, 4, path)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0:
+        shown = f"0x{magic.hex()}" if magic else "none, the file is empty"
+        raise DataError(f"'{path}' is not an IDX file (bad magic {shown}; expected 0x00000801 or 0x00000803)")
+    type_code, ndim = magic[2], magic[3]
+    if type_code != UBYTE:
+        kind = TYPE_NAMES.get(type_code, "unknown")
+        raise DataError(f"'{path}' holds unsupported IDX type 0x{type_code:02x} ({kind}); only 0x08 (uint8) is read")
+    if ndim not in (1, 3):
+        raise DataError(f"'{path}' has {ndim} dimensions; expected 1 (labels) or 3 (images)")
+    raw = _read(stream, 4 * ndim, path)
+    if len(raw) < 4 * ndim:
+        raise DataError(f"'{path}' is truncated: its header needs {4 + 4 * ndim} bytes, found {4 + len(raw)}")
+    return struct.unpack(f">{ndim}I", raw)
+
+
+def _check_dims(dims: tuple[int, ...], path: Path) -> int:
+    """The number of data bytes ``dims`` claim; DataError when none or more than MAX_DATA_BYTES."""
+    if dims[0] == 0:
+        noun = "labels" if len(dims) == 1 else "images"
+        raise DataError(f"'{path}' holds 0 {noun}; expected at least one")
+    if 0 in dims:
+        raise DataError(f"'{path}' has images of {dims[1]}x{dims[2]} pixels; expected at least 1x1")
+    expected = math.prod(dims)
+    if expected > MAX_DATA_BYTES:
+        raise DataError(f"'{path}' claims {expected} bytes of data {dims}; expected at most {MAX_DATA_BYTES}")
+    return expected
+
+
+def _read_data(stream: BinaryIO, expected: int, path: Path) -> bytearray:
+    """Exactly ``expected`` bytes in chunks (memory grows with what is really there), then end of data."""
+    data = bytearray()
+    while len(data) < expected:
+        chunk = _read(stream, min(CHUNK_BYTES, expected - len(data)), path)
+        if not chunk:
+            raise DataError(f"'{path}' is truncated: expected {expected} bytes of data, found {len(data)}")
+        data += chunk
+    if _read(stream, 1, path):
+        raise DataError(f"'{path}' has unexpected bytes after its {expected} bytes of data; expected it to end there")
+    return data
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -41,29 +101,12 @@ def read_idx(path: str | Path) -> np.ndarray:
     1-dimensional one; any other rank or a non-ubyte type raises DataError.
     """
     path = Path(path)
-    data = _read_bytes(path)
-    if len(data) < 4 or data[0] != 0 or data[1] != 0:
-        magic = f"0x{data[:4].hex()}" if data else "none, the file is empty"
-        raise DataError(f"'{path}' is not an IDX file (bad magic {magic}; expected 0x00000801 or 0x00000803)")
-    type_code, ndim = data[2], data[3]
-    if type_code != UBYTE:
-        kind = TYPE_NAMES.get(type_code, "unknown")
-        raise DataError(f"'{path}' holds unsupported IDX type 0x{type_code:02x} ({kind}); only 0x08 (uint8) is read")
-    if ndim not in (1, 3):
-        raise DataError(f"'{path}' has {ndim} dimensions; expected 1 (labels) or 3 (images)")
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise DataError(f"'{path}' is truncated: its header needs {header} bytes, found {len(data)}")
-    dims = struct.unpack(f">{ndim}I", data[4:header])
-    expected, found = int(np.prod(dims, dtype=np.int64)), len(data) - header
-    if found < expected:
-        raise DataError(f"'{path}' is truncated: expected {expected} bytes of data, found {found}")
-    if found > expected:
-        raise DataError(f"'{path}' has {found - expected} unexpected bytes after its {expected} bytes of data")
-    values = np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
-    if ndim == 1:
+    with _open(path) as stream:
+        dims = _read_dims(stream, path)
+        values = np.frombuffer(_read_data(stream, _check_dims(dims, path), path), dtype=np.uint8).reshape(dims)
+    if len(dims) == 1:
         return values.astype(np.int64)
-    return values[:, None].copy()
+    return values[:, None]
 
 
 def read_idx_pair(images_path: str | Path, labels_path: str | Path) -> tuple[np.ndarray, np.ndarray]:

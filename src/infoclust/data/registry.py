@@ -122,6 +122,14 @@ def load_dataset(
     )
 
 
+def dataset_path(name_or_path: str) -> str | None:
+    """The absolute path ``load_dataset(name_or_path)`` reads, or None for a named dataset."""
+    if name_or_path.lower() in DATASETS:
+        return None
+    path = Path(name_or_path).expanduser()
+    return str(path.resolve()) if path.exists() else None
+
+
 def _split_problem(split: str, name: str, allowed: tuple[str, ...]) -> str:
     """Why dataset ``name`` cannot load ``split``, naming the splits it has."""
     if split in KNOWN_SPLITS:

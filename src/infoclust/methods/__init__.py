@@ -12,12 +12,14 @@ from . import info  # noqa: F401  (registers iic, imsat, iic-vat)
 METHODS = REGISTRY
 
 
-def resolve_config(cfg: RunConfig, sample_shape: tuple[int, ...], n_classes: int | None) -> RunConfig:
-    """Fill the method's automatic settings from the data, then validate them."""
+def resolve_config(cfg: RunConfig, sample_shape: tuple[int, ...], n_classes: int | None,
+                   n_samples: int | None) -> RunConfig:
+    """Fill the method's automatic settings from the data, then validate them against the data
+    (``n_samples``: the training samples; None when the data are only predicted)."""
     spec = method_spec(cfg.method)
     resolved = spec.resolve(cfg, sample_shape, n_classes)
     validate_common(resolved)
-    spec.validate(resolved, sample_shape)
+    spec.validate(resolved, sample_shape, n_samples)
     return resolved
 
 

@@ -88,7 +88,7 @@ class MethodSpec:
     config: type[RunConfig]
     preset: dict
     resolve: Callable[[RunConfig, tuple[int, ...], int | None], RunConfig]
-    validate: Callable[[RunConfig, tuple[int, ...]], None]
+    validate: Callable[[RunConfig, tuple[int, ...], int | None], None]  # (cfg, sample shape, training samples or None)
     build: Callable[[RunConfig, tuple[int, ...], torch.device, DistContext], Method]
     summary: str = ""
     quick: dict = field(default_factory=dict)  # dotted-key values that train digits in seconds (contract test)

@@ -11,8 +11,9 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from ..config import RunConfig, TrainConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..models import BACKBONES, IMAGE_BACKBONES
+from ..models.backbones import MIN_SIDE
 from ..views import INPUT_MODES, Geometry, Jitter, PairViews
 
 MAIN, OVER = "B", "A"  # head names as in the IIC code: B = main (k clusters), A = over-clustering
@@ -236,6 +237,10 @@ def _validate_views(cfg: RunConfig, side: int) -> None:
         raise ConfigError(f"views.jitter = {v.jitter}: expected [brightness, contrast, saturation, hue] ≥ 0")
     if cfg.model.backbone not in IMAGE_BACKBONES:
         raise ConfigError(f"model.backbone = '{cfg.model.backbone}' takes feature vectors: expected one of {', '.join(IMAGE_BACKBONES)} for images")
+    least = MIN_SIDE[cfg.model.backbone]
+    if v.input_size < least:
+        raise DataError(f"images with a side of {side} px are too small for backbone {cfg.model.backbone} at "
+                        f"views.input_size = {v.input_size}: expected an input of at least {least}×{least} px")
 
 
 def _validate_objective(cfg: RunConfig, vectors: bool) -> None:
@@ -260,10 +265,14 @@ def _validate_objective(cfg: RunConfig, vectors: bool) -> None:
             raise ConfigError(f"objective.transforms.{key} = {value}: expected a positive number")
 
 
-def validate(cfg: InfoRunConfig, sample_shape: tuple[int, ...]) -> None:
-    """Reject impossible settings with one clear line each (run after ``resolve``)."""
+def validate(cfg: InfoRunConfig, sample_shape: tuple[int, ...], n_samples: int | None) -> None:
+    """Reject impossible settings for training on ``n_samples`` samples (None: only predicting) of
+    ``sample_shape`` with one clear line each (run after ``resolve``)."""
     m, t = cfg.model, cfg.train
     vectors = len(sample_shape) == 1
+    if n_samples is not None and n_samples < m.n_clusters:
+        raise DataError(f"the data hold {n_samples} sample(s), fewer than model.n_clusters = {m.n_clusters}: "
+                        "expected at least one sample per cluster")
     if m.backbone not in BACKBONES:
         raise ConfigError(f"unknown backbone '{m.backbone}': expected one of {', '.join(BACKBONES)}")
     if m.n_clusters < 2:

@@ -121,6 +121,7 @@ def mlp(input_shape: tuple[int, ...], width: int | None = None) -> tuple[nn.Modu
 
 
 IMAGE_BACKBONES = ("cnn-small", "vgg6c", "resnet34")
+MIN_SIDE = {"cnn-small": 4, "vgg6c": 8, "resnet34": 1}  # smallest input side (px) each image trunk accepts
 BACKBONES: dict[str, Callable[[tuple[int, ...], int | None], tuple[nn.Module, int]]] = {
     "cnn-small": cnn_small,
     "vgg6c": vgg6c,
