@@ -5,7 +5,8 @@
 For each run folder with a ``metrics.jsonl`` (the per-step logs stay out of git: this checks the
 runs on the machine that trained them), the detector of ``infoclust.collapse`` is applied at every
 logged evaluation exactly as the engine applies it during training (cluster sizes of that
-evaluation, mean loss of the last log windows before it). Prints one line per run where it fires
+evaluation, its mean confidence where the log has it, mean loss of the last log windows before
+it). Prints one line per run where it fires
 and a count of the rest, with each run's final ACC and largest-cluster share for comparison.
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ def first_collapse(run: RunDir) -> tuple[int, str] | None:
         if record.get("kind") == "train" and record.get("loss") is not None:
             losses = [*losses, record["loss"]][-WINDOWS:]
         elif record.get("kind") == "eval":
-            reason = collapse_reason(record["cluster_sizes"], losses)
+            reason = collapse_reason(record["cluster_sizes"], losses, record.get("mean_confidence"))
             if reason:
                 return record["step"], reason
     return None

@@ -11,18 +11,19 @@ from tests.conftest import TINY
 
 
 def test_one_cluster_and_a_flat_loss_is_a_collapse():
-    reason = collapse_reason([0, 1797, 0], [1e-8, 2e-8])
+    reason = collapse_reason([0, 1797, 0], [1e-8, 2e-8], 0.99)
     assert reason.startswith("cluster 1 holds 100.0% of the 1797 samples and the loss has stopped moving")
 
 
-@pytest.mark.parametrize("sizes, losses", [
-    ([1000, 797], [0.0, 0.0]),  # flat loss, two real clusters: converged
-    ([1790, 7], [-1.2, -1.5]),  # lopsided but still learning
-    ([1797, 0], [0.0]),  # too early to tell
-    ([0, 0], [0.0, 0.0]),  # nothing evaluated
+@pytest.mark.parametrize("sizes, losses, confidence", [
+    ([1000, 797], [0.0, 0.0], 1.0),  # flat loss, two real clusters: converged
+    ([1790, 7], [-1.2, -1.5], 1.0),  # lopsided but still learning
+    ([1750, 47], [3e-4, 2e-4], 0.12),  # not started: near-uniform posteriors, loss near 0
+    ([1797, 0], [0.0], 1.0),  # too early to tell
+    ([0, 0], [0.0, 0.0], 1.0),  # nothing evaluated
 ])
-def test_either_sign_alone_is_not_a_collapse(sizes, losses):
-    assert collapse_reason(sizes, losses) is None
+def test_no_sign_alone_is_a_collapse(sizes, losses, confidence):
+    assert collapse_reason(sizes, losses, confidence) is None
 
 
 def _train(tmp_path, method, *extra):

@@ -339,7 +339,7 @@ class Trainer:
     def _check_collapse(self, figures: dict) -> None:
         """Stop (``train.on_collapse = stop``) or note in the summary a collapsed clustering."""
         s = self.state
-        reason = collapse_reason(figures["cluster_sizes"], s.recent_losses)
+        reason = collapse_reason(figures["cluster_sizes"], s.recent_losses, figures["mean_confidence"])
         if reason is None or s.collapsed_at_step is not None:
             return
         if self.cfg.train.on_collapse == "stop":

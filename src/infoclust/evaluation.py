@@ -62,6 +62,7 @@ def summarize_heads(
         else "the only sub-head",
         "sub_head_loss": [] if sub_head_scores is None else [float(x) for x in sub_head_scores],
         "cluster_sizes": np.bincount(pred, minlength=k).tolist(),
+        "mean_confidence": float(main_post[best].max(axis=1).mean()),  # mean posterior of each sample's cluster
     }
     if labels is None:
         return out

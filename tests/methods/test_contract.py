@@ -63,7 +63,9 @@ def test_a_method_trains_logs_its_parts_and_predicts(name, digits, tmp_path):
 
 @pytest.mark.parametrize("name", list(METHODS))
 def test_a_method_resumes_exactly(name, digits, tmp_path, monkeypatch):
-    cfg = load_config(None, quick(name, "train.epochs=2", "train.checkpoint_every=7"), method=name, seed=4)
+    # a quick setting may collapse (iic-vat does at this seed): that is an outcome, not a contract breach
+    cfg = load_config(None, quick(name, "train.epochs=2", "train.checkpoint_every=7", "train.on_collapse=continue"),
+                      method=name, seed=4)
     cls = type(Trainer(cfg, digits, progress=False).method)
     full, resumed = kill_and_resume(cfg, tmp_path, cls, 17, monkeypatch)  # 3 steps after the checkpoint at 14
     for key in ("acc", "nmi", "ari", "sub_head_loss", "cluster_sizes"):
