@@ -38,8 +38,9 @@ def write_failure(error: OSError, path: Path, size: int | None = None) -> RunFol
     that the previous version is intact."""
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
         need = f"; {size / 2**20:.1f} MiB needed" if size else ""
+        kept = "the previous version of the file is intact" if path.exists() else "no part of it was left"
         return RunFolderError(f"no space left on the device while writing '{path}'{need}: "
-                              "free some space and continue with --resume; the previous version of the file is intact")
+                              f"free some space and continue with --resume; {kept}")
     if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return RunFolderError(f"cannot write '{path}': {error.strerror.lower()}; expected a writable folder")
     if error.errno == errno.ENOTDIR:
