@@ -28,9 +28,11 @@ FIGURE_KEYS = ("acc", "nmi", "ari", "acc_mean", "acc_std", "n_samples", "n_clust
 def _figures_line(figures: dict) -> str:
     if "acc" not in figures:
         return f"{figures['n_samples']} images in {figures['n_clusters']} clusters (no labels: no ACC/NMI/ARI)"
-    return (f"ACC {figures['acc']:.4f}  NMI {figures['nmi']:.4f}  ARI {figures['ari']:.4f}  "
-            f"(lowest-loss sub-head {figures['selected_sub_head']}; mean ACC over sub-heads "
-            f"{figures['acc_mean']:.4f} ± {figures['acc_std']:.4f}; {figures['n_samples']} images)")
+    scores = f"ACC {figures['acc']:.4f}  NMI {figures['nmi']:.4f}  ARI {figures['ari']:.4f}  "
+    if len(figures.get("acc_per_sub_head", [])) <= 1:
+        return scores + f"({figures['n_samples']} images)"
+    return scores + (f"(lowest-loss sub-head {figures['selected_sub_head']}; mean ACC over sub-heads "
+                     f"{figures['acc_mean']:.4f} ± {figures['acc_std']:.4f}; {figures['n_samples']} images)")
 
 
 def launch(nproc: int, argv: list[str]) -> int:

@@ -225,6 +225,17 @@ def validate_common(cfg: RunConfig) -> None:
         raise ConfigError(f"train.threads = {t.threads}: expected 0 (automatic) or a positive number of threads")
 
 
+def fill_defaults(cfg: RunConfig, defaults: dict) -> RunConfig:
+    """A copy of ``cfg`` with each dotted key of ``defaults`` ("section.key") set where it is None."""
+    sections = {}
+    for key, value in defaults.items():
+        section, name = key.split(".")
+        part = sections.setdefault(section, dataclasses.replace(getattr(cfg, section)))
+        if getattr(part, name) is None:
+            setattr(part, name, value)
+    return dataclasses.replace(cfg, **sections)
+
+
 def config_keys(method: str) -> list[str]:
     """Every dotted config key of ``method``'s config, in the order of ``config.yaml``."""
     from .methods import method_spec

@@ -84,38 +84,47 @@ class Progress:
 
 
 class LossWindow:
-    """Sums of the loss parts since the last log line, kept on the device (no host sync per step)."""
+    """Sums of the loss parts since the last log line, kept on the device (no host sync per step).
+    A part need not come every step (DCCS's critic and encoder steps return different parts): each
+    is averaged over the steps that returned it."""
 
     def __init__(self) -> None:
-        self.keys: list[str] = []
-        self.sums: torch.Tensor | None = None
-        self.steps = 0
+        self.sums: dict[str, torch.Tensor] = {}
+        self.counts: dict[str, int] = {}
 
     def add(self, parts: dict[str, torch.Tensor]) -> None:
-        values = torch.stack([v.detach().reshape(()).double() for v in parts.values()])
-        if self.sums is None:
-            self.keys, self.sums = list(parts), values
-        else:
-            self.sums = self.sums + values
-        self.steps += 1
+        for key, value in parts.items():
+            value = value.detach().reshape(()).double()
+            self.sums[key] = self.sums[key] + value if key in self.sums else value
+            self.counts[key] = self.counts.get(key, 0) + 1
+
+    def finite(self) -> bool:
+        """Whether every sum is finite (one host sync)."""
+        return not self.sums or bool(torch.isfinite(torch.stack(list(self.sums.values()))).all())
 
     def means(self, dist: DistContext) -> dict[str, float]:
-        """Mean of each part over the window's steps and the processes (one host sync)."""
-        if self.sums is None:
+        """Mean of each part over the steps that returned it and the processes (one host sync)."""
+        if not self.sums:
             return {}
-        values = dist.mean_values(self.sums / self.steps).tolist()
-        return dict(zip(self.keys, values))
+        counts = torch.tensor([self.counts[k] for k in self.sums], dtype=torch.float64)
+        values = dist.mean_values(torch.stack(list(self.sums.values())) / counts.to(self.device)).tolist()
+        return dict(zip(self.sums, values))
+
+    @property
+    def device(self) -> torch.device:
+        return next(iter(self.sums.values())).device
 
     def clear(self) -> None:
-        self.sums, self.steps = None, 0
+        self.sums, self.counts = {}, {}
 
     def state(self) -> dict:
-        return {"keys": list(self.keys), "steps": self.steps,
-                "sums": self.sums.cpu() if self.sums is not None else torch.zeros(0, dtype=torch.float64)}
+        return {"keys": list(self.sums), "counts": [self.counts[k] for k in self.sums],
+                "sums": torch.stack(list(self.sums.values())).cpu() if self.sums else torch.zeros(0, dtype=torch.float64)}
 
     def load(self, state: dict, device: torch.device) -> None:
-        self.keys, self.steps = list(state["keys"]), int(state["steps"])
-        self.sums = state["sums"].to(device) if self.steps else None
+        sums = state["sums"].to(device)
+        self.sums = {key: sums[i] for i, key in enumerate(state["keys"])}
+        self.counts = dict(zip(state["keys"], (int(c) for c in state["counts"])))
 
 
 class Trainer:
@@ -176,7 +185,7 @@ class Trainer:
     def checkpoint(self) -> None:
         if self.run is None or not self.dist.is_main:
             return
-        if self.window.sums is not None and not bool(torch.isfinite(self.window.sums).all()):
+        if not self.window.finite():
             self._diverged()
         self.run.save_checkpoint({
             "method": self.method.state_dict(),
@@ -329,7 +338,8 @@ class Trainer:
         self.window.clear()
         if not all(math.isfinite(v) for v in parts.values()):
             self._diverged(parts)
-        self.state.recent_losses = [*self.state.recent_losses, next(iter(parts.values()))][-WINDOWS:]
+        if "loss" in parts:
+            self.state.recent_losses = [*self.state.recent_losses, parts["loss"]][-WINDOWS:]
         name = self.method.pass_name(self.state.epoch)
         bar.set_postfix({"pass": name, **{k: f"{v:.4f}" for k, v in parts.items()}, "img_s": f"{rate:.0f}"})
         if self.run is not None and self.dist.is_main:

@@ -252,3 +252,69 @@ class VectorViews:
 
     def evaluation(self, vectors: torch.Tensor) -> torch.Tensor:
         return vectors.float()
+
+
+@dataclass(frozen=True)
+class AugmentViews:
+    """DCCS's views (its ``datasets.py``): the clean view is the whole image resized to ``size``;
+    the augmented view a random resized crop (area fraction in ``scale``, aspect ratio in ``ratio``),
+    a left-right flip with probability ``flip_p``, a random permutation of the colour channels
+    (``channel_shuffle``), greyscale (``grey``) and colour jitter. Both end in [−1, 1]
+    ((x − 0.5) / 0.5), as the DCCS code normalises."""
+
+    size: int
+    scale: tuple[float, float] = (0.4, 1.0)
+    ratio: tuple[float, float] = (3 / 4, 4 / 3)
+    flip_p: float = 0.0
+    channel_shuffle: bool = False
+    grey: bool = False
+    jitter: Jitter = Jitter()
+
+    def _finish(self, x: torch.Tensor) -> torch.Tensor:
+        return (greyscale(x) if self.grey else x) * 2 - 1
+
+    def clean(self, images: torch.Tensor) -> torch.Tensor:
+        """B uint8 images → B×C'×size×size in [−1, 1], the whole image (bilinear resize)."""
+        x = to_float(images)
+        if x.shape[-1] != self.size or x.shape[-2] != self.size:
+            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False, antialias=True)
+        return self._finish(x)
+
+    def augmented(self, images: torch.Tensor, rng: Rng | torch.Generator) -> torch.Tensor:
+        """B uint8 images → B×C'×size×size in [−1, 1], each with its own random parameters."""
+        x = to_float(images)
+        n, c, h, w = x.shape
+        theta = resized_crop_params(n, h, w, self.scale, self.ratio, self.flip_p, rng)
+        grid = F.affine_grid(theta, [n, c, self.size, self.size], align_corners=False)
+        x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        if self.channel_shuffle and c == 3:
+            order = Rng.of(rng).rand(n, 3).argsort(dim=1)
+            x = x.gather(1, order[:, :, None, None].expand_as(x))
+        if self.grey:
+            x = greyscale(x)
+        return color_jitter(x, self.jitter, rng) * 2 - 1
+
+
+def resized_crop_params(n: int, height: int, width: int, scale: tuple[float, float], ratio: tuple[float, float],
+                        flip_p: float, rng: Rng | torch.Generator) -> torch.Tensor:
+    """Per-sample 2×3 affine matrices (N×2×3) of a random resized crop with optional flip.
+
+    Area fraction uniform in ``scale``, log aspect ratio (width / height) uniform in log ``ratio``,
+    position uniform where the crop fits. torchvision draws up to ten times until the crop fits and
+    then falls back to the centre; here a crop wider or taller than the image is clipped to it (one
+    draw, no loop), which shifts a little probability to full-width or full-height crops.
+    """
+    rng = Rng.of(rng)
+    area = _uniform(n, scale[0], scale[1], rng) * height * width
+    log_r = _uniform(n, math.log(ratio[0]), math.log(ratio[1]), rng)
+    crop_w = (area * log_r.exp()).sqrt().clamp(max=width)
+    crop_h = (area / log_r.exp()).sqrt().clamp(max=height)
+    off_x = (rng.rand(n) - 0.5) * (width - crop_w)
+    off_y = (rng.rand(n) - 0.5) * (height - crop_h)
+    flip = torch.where(_bernoulli(n, flip_p, rng), -1.0, 1.0)
+    theta = torch.zeros(n, 2, 3, device=rng.device)
+    theta[:, 0, 0] = crop_w / width * flip
+    theta[:, 1, 1] = crop_h / height
+    theta[:, 0, 2] = off_x * 2 / width
+    theta[:, 1, 2] = off_y * 2 / height
+    return theta

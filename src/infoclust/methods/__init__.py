@@ -8,6 +8,7 @@ from ..config import RunConfig, validate_common
 from ..distributed import DistContext
 from .base import REGISTRY, Method, MethodSpec, StepContext, method_spec
 from . import info  # noqa: F401  (registers iic, imsat, iic-vat)
+from . import dccs  # noqa: F401  (registers dccs)
 
 METHODS = REGISTRY
 

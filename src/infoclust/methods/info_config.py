@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from ..config import RunConfig, TrainConfig
+from ..config import RunConfig, TrainConfig, fill_defaults
 from ..errors import ConfigError, DataError
 from ..models import BACKBONES, IMAGE_BACKBONES
 from ..models.backbones import MIN_SIDE
@@ -196,21 +196,10 @@ def _resolve_views(views, image_shape: tuple[int, int, int]) -> None:
         views.flip_p = 0.0 if grey else 0.5
 
 
-def _fill(cfg: RunConfig, defaults: dict) -> RunConfig:
-    """Set each dotted key of ``defaults`` whose value in ``cfg`` is None."""
-    sections = {}
-    for key, value in defaults.items():
-        section, name = key.split(".")
-        part = sections.setdefault(section, dataclasses.replace(getattr(cfg, section)))
-        if getattr(part, name) is None:
-            setattr(part, name, value)
-    return dataclasses.replace(cfg, **sections)
-
-
 def resolve(cfg: InfoRunConfig, sample_shape: tuple[int, ...], n_classes: int | None) -> InfoRunConfig:
     """Fill every ``None``/``"auto"`` from the sample shape ((C, H, W) images or (D,) vectors)."""
     tiny = len(sample_shape) == 3 and min(sample_shape[1:]) <= TINY_SIDE
-    cfg = _fill(cfg, TINY_DEFAULTS if tiny else PAPER_DEFAULTS)
+    cfg = fill_defaults(cfg, TINY_DEFAULTS if tiny else PAPER_DEFAULTS)
     model, views = dataclasses.replace(cfg.model), dataclasses.replace(cfg.views)
     if model.n_clusters is None:
         model.n_clusters = n_classes or 10

@@ -1,0 +1,146 @@
+"""DCCS: deep clustering with category-style representation (Zhao et al., ECCV 2020).
+
+An encoder maps an image to Z = [Zs, Zc]: a style code Zs and a category code Zc = softmax of K
+logits. Three terms shape it (paper eq. (11)): the prior matching of Z to Zs ~ N(0, σ²), Zc =
+one-hot of a uniform class, adversarially with a WGAN-GP critic; the mutual information I(X, Z),
+estimated by a discriminator on (intermediate activation, Z) pairs with the Jensen–Shannon bound;
+and the consistency KL(Zc(x) ‖ Zc(aug(x))). As the DCCS code: of every ``critic_steps + 1`` global
+steps the last trains the encoder and the discriminator (one Adam) and the others the critic (its
+own Adam); the critic's Z is computed without gradient by the training-mode encoder on the clean
+view. A sample's cluster is the argmax of Zc.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..distributed import DistContext, synchronise_batchnorm
+from ..losses import augmentation_kl, gradient_penalty, jsd_mi_loss
+from ..models.dccs import build_encoder, mlp_critic
+from .base import MethodSpec, StepContext, register
+from .dccs_config import PRESET, DCCSRunConfig, build_views, resolve, validate
+
+HEAD = "zc"  # the reported "head": the category code
+
+
+class DCCS:
+    """The encoder, the critic and the MI discriminator, with their two optimisers."""
+
+    report_head = HEAD
+
+    def __init__(self, cfg: DCCSRunConfig, sample_shape: tuple[int, ...], device: torch.device,
+                 dist: DistContext = DistContext()):
+        self.cfg, self.device = cfg, device
+        m = cfg.model
+        self.views = build_views(cfg, sample_shape[0])
+        channels = 1 if cfg.views.grey else sample_shape[0]
+        encoder = build_encoder(m.encoder, channels, cfg.views.input_size, m.style_dim, m.n_clusters, m.width)
+        self.encoder = synchronise_batchnorm(encoder, dist).to(device)
+        z_dim = m.style_dim + m.n_clusters
+        self.critic = mlp_critic(z_dim).to(device)
+        self.discriminator = mlp_critic(encoder.act_dim + z_dim).to(device)
+        betas = tuple(cfg.train.betas)
+        self.optimizer = torch.optim.Adam([*self.encoder.parameters(), *self.discriminator.parameters()],
+                                          lr=cfg.train.lr, betas=betas)
+        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=cfg.train.lr, betas=betas)
+
+    # ------------------------------------------------------------------ the contract
+    def prepare(self, samples: torch.Tensor) -> None:
+        """Nothing to precompute."""
+
+    def pass_name(self, epoch: int) -> str:
+        return "dccs"
+
+    def may_report(self, epoch: int) -> bool:
+        return True
+
+    def is_encoder_step(self, step: int) -> bool:
+        """The last of every ``critic_steps + 1`` global steps trains the encoder (DCCS's schedule)."""
+        cycle = self.cfg.objective.critic_steps + 1
+        return step % cycle == cycle - 1
+
+    def train_step(self, samples: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:
+        """A critic step ({"critic", "gp", "wasserstein"}) or an encoder step ({"loss", "prior",
+        "mi", "aug"}), by the global step."""
+        self.encoder.train()
+        if self.is_encoder_step(ctx.step):
+            return self._encoder_step(samples, ctx)
+        return self._critic_step(samples, ctx)
+
+    @torch.no_grad()
+    def selection_scores(self, samples: torch.Tensor, ctx: StepContext) -> None:
+        return None  # one category code: nothing to choose
+
+    @torch.no_grad()
+    def predict(self, samples: torch.Tensor) -> dict[str, torch.Tensor]:
+        """B images → {"zc": 1×B×K} category posteriors, eval-mode encoder on the clean view."""
+        self.encoder.eval()
+        _, logits, _ = self.encoder(self.views.clean(samples))
+        return {HEAD: logits.softmax(dim=1)[None]}
+
+    @torch.no_grad()
+    def features(self, samples: torch.Tensor) -> torch.Tensor:
+        """B images → B×(Ds + K) codes Z = [Zs, Zc], eval-mode encoder on the clean view."""
+        self.encoder.eval()
+        zs, logits, _ = self.encoder(self.views.clean(samples))
+        return torch.cat([zs, logits.softmax(dim=1)], dim=1)
+
+    def state_dict(self) -> dict:
+        return {"encoder": self.encoder.state_dict(), "critic": self.critic.state_dict(),
+                "discriminator": self.discriminator.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "critic_optimizer": self.critic_optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.encoder.load_state_dict(state["encoder"])
+        self.critic.load_state_dict(state["critic"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.critic_optimizer.load_state_dict(state["critic_optimizer"])
+
+    # ------------------------------------------------------------------ the objective
+    def sample_prior(self, n: int, ctx: StepContext) -> torch.Tensor:
+        """n×(Ds + K) prior codes: Zs ~ N(0, σ²), Zc = one-hot of a uniform class."""
+        m = self.cfg.model
+        style = m.style_std * ctx.rng.randn(n, m.style_dim)
+        classes = ctx.rng.randint(0, m.n_clusters, n)
+        return torch.cat([style, torch.nn.functional.one_hot(classes, m.n_clusters).float()], dim=1)
+
+    def _encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(Z = [Zs, Zc], category logits, act) of a view."""
+        zs, logits, act = self.encoder(x)
+        return torch.cat([zs, logits.softmax(dim=1)], dim=1), logits, act
+
+    def _critic_step(self, samples: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:
+        o = self.cfg.objective
+        with torch.no_grad():
+            fake, _, _ = self._encode(self.views.clean(samples))
+        real = self.sample_prior(len(samples), ctx)
+        alpha = ctx.rng.rand(len(samples), 1)
+        wasserstein = self.critic(real).mean() - self.critic(fake).mean()
+        gp = gradient_penalty(self.critic, real, fake, alpha)
+        loss = o.beta_adv * (-wasserstein + o.lambda_gp * gp)
+        self.critic_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        ctx.dist.average_gradients(self.critic.parameters())
+        self.critic_optimizer.step()
+        return {"critic": loss.detach(), "gp": gp.detach(), "wasserstein": wasserstein.detach()}
+
+    def _encoder_step(self, samples: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:
+        o = self.cfg.objective
+        z, logits, act = self._encode(self.views.clean(samples))
+        _, aug_logits, _ = self.encoder(self.views.augmented(samples, ctx.rng))
+        prior = -self.critic(z).mean()
+        shuffled = z[ctx.rng.rand(len(z)).argsort()]
+        mi = jsd_mi_loss(self.discriminator(torch.cat([act, z], dim=1)),
+                         self.discriminator(torch.cat([act, shuffled], dim=1)))
+        aug = augmentation_kl(logits, aug_logits)
+        loss = o.beta_adv * prior + o.beta_mi * mi + o.beta_aug * aug
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        ctx.dist.average_gradients([*self.encoder.parameters(), *self.discriminator.parameters()])
+        self.optimizer.step()
+        return {"loss": loss.detach(), "prior": prior.detach(), "mi": mi.detach(), "aug": aug.detach()}
+
+
+SUMMARY = "DCCS: category-style code Z = [Zs, Zc] with a prior matched by a WGAN-GP critic, JSD MI and augmentation KL (Zhao et al. 2020)"
+QUICK = {"model.width": 8, "views.input_size": 12, "train.batch_size": 64, "train.lr": 1e-3}
+register(MethodSpec("dccs", DCCSRunConfig, PRESET, resolve, validate, DCCS, SUMMARY, QUICK))

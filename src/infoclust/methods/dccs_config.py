@@ -1,0 +1,148 @@
+"""DCCS's config sections, presets, resolution of automatic values from the data, and validation.
+
+Defaults are the DCCS code's (``train.py`` argparse, README): Zs 50-d with prior N(0, 0.1²), Zc
+10-d one-hot prior, β_adv 1, β_mi 0.5, β_aug 2 (grey data) / 4 (colour), λ_gp 10, 4 critic steps per
+encoder step, batch 64, Adam 1e-4 with betas (0.5, 0.9); augmentation scale (0.4, 1), flips except
+for grey data, channel shuffle for colour data.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from ..config import RunConfig, TrainConfig, fill_defaults
+from ..errors import ConfigError, DataError
+from ..models.dccs import ENCODER_SIZES, ENCODERS
+from ..views import AugmentViews, Jitter
+
+ASSIGNMENTS = ("argmax",)  # how a sample's cluster is read from Z (paper Table 4)
+
+
+@dataclass
+class DCCSModelConfig:
+    """The encoder and the code Z = [Zs, Zc]. ``encoder``: conv28 (Table 6), resnet32 (Table 7),
+    resnet96 (Table 8) or auto (by image side); ``width``: the first stage's channels (None = the
+    paper's); ``style_std``: σ of the style prior N(0, σ²)."""
+
+    encoder: str = "auto"
+    width: int | None = None
+    n_clusters: int | None = None
+    style_dim: int = 50
+    style_std: float = 0.1
+    assignment: str = "argmax"
+
+
+@dataclass
+class DCCSViewConfig:
+    """The augmented view (``views.AugmentViews``). None / "auto" = chosen from the image."""
+
+    input_size: int | None = None
+    scale: list[float] = field(default_factory=lambda: [0.4, 1.0])
+    ratio: list[float] = field(default_factory=lambda: [3 / 4, 4 / 3])
+    flip_p: float | None = None
+    channel_shuffle: bool | None = None
+    grey: bool = False
+    jitter: list[float] = field(default_factory=lambda: [0.4, 0.4, 0.4, 0.125])
+
+
+@dataclass
+class DCCSObjectiveConfig:
+    """Weights of the encoder's loss β_adv·prior + β_mi·MI + β_aug·augmentation, the critic's
+    gradient penalty λ_gp, and the critic steps per encoder step."""
+
+    beta_adv: float = 1.0
+    beta_mi: float = 0.5
+    beta_aug: float | None = None  # 2 for grey data, 4 for colour (the DCCS README)
+    lambda_gp: float = 10.0
+    critic_steps: int = 4
+
+
+@dataclass
+class DCCSTrainConfig(TrainConfig):
+    """``betas``: Adam's (β1, β2) for the encoder + discriminator and for the critic."""
+
+    betas: list[float] = field(default_factory=lambda: [0.5, 0.9])
+
+
+@dataclass
+class DCCSRunConfig(RunConfig):
+    train: DCCSTrainConfig = field(default_factory=DCCSTrainConfig)
+    model: DCCSModelConfig = field(default_factory=DCCSModelConfig)
+    views: DCCSViewConfig = field(default_factory=DCCSViewConfig)
+    objective: DCCSObjectiveConfig = field(default_factory=DCCSObjectiveConfig)
+
+
+PRESET: dict = {"method": "dccs"}
+
+# The DCCS code's optimisation; its epochs (3000 with early stopping "when the critic loss
+# converges") are replaced by a count of passes; tiny images (digits) get a CPU recipe.
+PAPER_DEFAULTS = {"train.epochs": 300, "train.batch_size": 64, "train.lr": 1e-4, "train.eval_every": 5}
+TINY_DEFAULTS = {"train.epochs": 60, "train.batch_size": 64, "train.lr": 1e-4, "train.eval_every": 5,
+                 "model.width": 32}
+TINY_SIDE = 16
+
+
+def resolve(cfg: DCCSRunConfig, sample_shape: tuple[int, ...], n_classes: int | None) -> DCCSRunConfig:
+    """Fill every None / "auto" from the image shape (C, H, W)."""
+    if len(sample_shape) != 3:
+        return cfg  # validate refuses vectors with a clear line
+    c, h, w = sample_shape
+    side = min(h, w)
+    cfg = fill_defaults(cfg, TINY_DEFAULTS if side <= TINY_SIDE else PAPER_DEFAULTS)
+    model, views, objective = (dataclasses.replace(s) for s in (cfg.model, cfg.views, cfg.objective))
+    if model.n_clusters is None:
+        model.n_clusters = n_classes or 10
+    if model.encoder == "auto":
+        model.encoder = "conv28" if side <= 28 else "resnet32" if side <= 64 else "resnet96"
+    if views.input_size is None:
+        views.input_size = ENCODER_SIZES[model.encoder]
+    colour = c == 3 and not views.grey
+    if views.flip_p is None:
+        views.flip_p = 0.5 if c == 3 else 0.0  # DCCS flips every dataset but MNIST-like grey digits
+    if views.channel_shuffle is None:
+        views.channel_shuffle = colour
+    if objective.beta_aug is None:
+        objective.beta_aug = 4.0 if colour else 2.0
+    return dataclasses.replace(cfg, model=model, views=views, objective=objective)
+
+
+def validate(cfg: DCCSRunConfig, sample_shape: tuple[int, ...], n_samples: int | None) -> None:
+    """Reject impossible settings with one clear line each (after ``resolve``)."""
+    m, v, o, t = cfg.model, cfg.views, cfg.objective, cfg.train
+    if len(sample_shape) != 3:
+        raise DataError(f"dccs clusters images, but the data are {sample_shape[0]}-d feature vectors: use imsat")
+    if n_samples is not None and n_samples < m.n_clusters:
+        raise DataError(f"the data hold {n_samples} sample(s), fewer than model.n_clusters = {m.n_clusters}: "
+                        "expected at least one sample per cluster")
+    if m.encoder not in ENCODERS:
+        raise ConfigError(f"model.encoder = '{m.encoder}': expected auto or one of {', '.join(ENCODERS)}")
+    if m.n_clusters < 2:
+        raise ConfigError(f"model.n_clusters = {m.n_clusters}: expected at least 2 clusters")
+    if m.style_dim < 1 or not m.style_std > 0:
+        raise ConfigError(f"model.style_dim = {m.style_dim}, model.style_std = {m.style_std}: expected positive values")
+    if m.assignment not in ASSIGNMENTS:
+        raise ConfigError(f"model.assignment = '{m.assignment}': expected one of {', '.join(ASSIGNMENTS)}")
+    least = {"conv28": 10, "resnet32": 8, "resnet96": 16}[m.encoder]
+    if v.input_size < least:
+        raise DataError(f"views.input_size = {v.input_size} px is too small for encoder {m.encoder}: "
+                        f"expected at least {least} px")
+    if len(v.scale) != 2 or not 0 < v.scale[0] <= v.scale[1] <= 1:
+        raise ConfigError(f"views.scale = {v.scale}: expected [low, high] with 0 < low ≤ high ≤ 1")
+    if len(v.ratio) != 2 or not 0 < v.ratio[0] <= v.ratio[1]:
+        raise ConfigError(f"views.ratio = {v.ratio}: expected [low, high] with 0 < low ≤ high")
+    if len(v.jitter) != 4 or any(j < 0 for j in v.jitter):
+        raise ConfigError(f"views.jitter = {v.jitter}: expected [brightness, contrast, saturation, hue] ≥ 0")
+    for key, value in (("beta_adv", o.beta_adv), ("beta_mi", o.beta_mi), ("beta_aug", o.beta_aug),
+                       ("lambda_gp", o.lambda_gp)):
+        if value < 0:
+            raise ConfigError(f"objective.{key} = {value}: expected ≥ 0")
+    if o.critic_steps < 0:
+        raise ConfigError(f"objective.critic_steps = {o.critic_steps}: expected 0 or more critic steps per encoder step")
+    if len(t.betas) != 2 or not all(0 <= b < 1 for b in t.betas):
+        raise ConfigError(f"train.betas = {t.betas}: expected [β1, β2] in [0, 1)")
+
+
+def build_views(cfg: DCCSRunConfig, channels: int) -> AugmentViews:
+    v = cfg.views
+    return AugmentViews(size=v.input_size, scale=tuple(v.scale), ratio=tuple(v.ratio), flip_p=v.flip_p,
+                        channel_shuffle=v.channel_shuffle and channels == 3, grey=v.grey, jitter=Jitter(*v.jitter))
