@@ -111,3 +111,49 @@ def test_kl_divergence_hand_computed_and_nonnegative():
     expected = (0.5 * math.log(0.5 / 0.25) + 0.5 * math.log(0.5 / 0.75) + math.log(2)) / 2
     assert kl_divergence(t, p).item() == pytest.approx(expected, rel=1e-5)
     assert kl_divergence(p, p).item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_gradient_penalty_equals_a_direct_autograd_computation():
+    from infoclust.losses import gradient_penalty
+
+    torch.manual_seed(0)
+    critic = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
+    real, fake, alpha = torch.randn(8, 6), torch.randn(8, 6), torch.rand(8, 1)
+    gp = gradient_penalty(critic, real, fake, alpha)
+    expected = 0.0
+    for i in range(8):  # one interpolate at a time, by hand
+        x = (alpha[i] * real[i] + (1 - alpha[i]) * fake[i]).clone().requires_grad_(True)
+        g, = torch.autograd.grad(critic(x[None]).sum(), x)
+        expected += (g.norm() - 1) ** 2 / 8
+    assert gp.item() == pytest.approx(expected.item(), rel=1e-5)
+    gp.backward()  # it trains the critic: a second-order gradient reaches the weights
+    assert critic[0].weight.grad is not None and critic[0].weight.grad.abs().sum() > 0
+    linear = torch.nn.Linear(3, 1)  # a linear critic's input gradient is its weight: GP = (‖w‖ − 1)²
+    assert gradient_penalty(linear, torch.randn(5, 3), torch.randn(5, 3), torch.rand(5, 1)).item() == pytest.approx(
+        ((linear.weight.norm() - 1) ** 2).item(), rel=1e-5)
+
+
+def test_jsd_mi_loss_hand_computed():
+    from infoclust.losses import jsd_mi_loss
+
+    assert jsd_mi_loss(torch.zeros(4), torch.zeros(4)).item() == pytest.approx(math.log(2), rel=1e-6)
+    pos, neg = torch.tensor([2.0, 0.0]), torch.tensor([-1.0, 1.0])
+    softplus = lambda v: math.log1p(math.exp(v))  # noqa: E731  (BCE of a logit: softplus(−x) for 1, softplus(x) for 0)
+    expected = (softplus(-2.0) + softplus(0.0) + softplus(-1.0) + softplus(1.0)) / 4
+    assert jsd_mi_loss(pos, neg).item() == pytest.approx(expected, rel=1e-6)
+    assert jsd_mi_loss(torch.full((3, 1), 20.0), torch.full((3, 1), -20.0)).item() < 1e-8  # perfectly told apart
+
+
+def test_augmentation_kl_hand_computed_and_not_detached():
+    from infoclust.losses import augmentation_kl
+
+    target = torch.tensor([[0.0, math.log(3.0)]], requires_grad=True)  # softmax (1/4, 3/4)
+    augmented = torch.tensor([[0.0, 0.0]], requires_grad=True)  # (1/2, 1/2)
+    expected = 0.25 * math.log(0.25 / 0.5) + 0.75 * math.log(0.75 / 0.5)
+    loss = augmentation_kl(target, augmented)
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+    loss.backward()
+    assert target.grad.abs().sum() > 0 and augmented.grad.abs().sum() > 0  # the target is not detached
+    assert augmentation_kl(augmented, augmented).item() == pytest.approx(0.0, abs=1e-7)
+    with pytest.raises(ValueError, match="same shape"):
+        augmentation_kl(torch.zeros(2, 3), torch.zeros(2, 4))

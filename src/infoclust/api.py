@@ -1,7 +1,8 @@
 """scikit-learn style estimators: ``fit`` / ``predict`` / ``predict_proba`` / ``fit_predict``.
 
 ``ClusteringEstimator`` fits any registered method; each method family names its estimators in its
-own module (``infoclust.IIC`` and ``infoclust.IMSAT`` live in ``methods/info_estimators.py``).
+own module (``infoclust.IIC`` and ``infoclust.IMSAT`` live in ``methods/info_estimators.py``,
+``infoclust.DCCS`` in ``methods/dccs_estimator.py``).
 They follow scikit-learn's estimator conventions (``check_estimator`` passes for IMSAT, see
 tests/test_api.py). Labels are never used: ``fit(X, y)`` ignores ``y``.
 """
@@ -78,6 +79,14 @@ class ClusteringEstimator(ClusterMixin, BaseEstimator):
     def predict(self, X) -> np.ndarray:
         """(N,) cluster index of each sample."""
         return self.predict_proba(X).argmax(1)
+
+    def transform(self, X) -> np.ndarray:
+        """N×D embedding of each sample (the method's ``features``: IIC's trunk output, DCCS's Z)."""
+        check_is_fitted(self, "method_")
+        samples = torch.from_numpy(self._samples(X, reset=False))
+        parts = [self.method_.features(samples[i:i + EVAL_CHUNK].to(self.method_.device))
+                 for i in range(0, len(samples), EVAL_CHUNK)]
+        return torch.cat(parts).float().cpu().numpy()
 
     def fit_predict(self, X, y=None) -> np.ndarray:
         return self.fit(X).labels_

@@ -59,7 +59,9 @@ class Method(Protocol):
 
     def train_step(self, samples: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:
         """One optimisation step on this process's b samples; returns named 0-d loss parts
-        (detached tensors, "loss" first): the engine logs every key without a host sync per step."""
+        (detached tensors): the engine logs each key's mean over the steps that returned it, without
+        a host sync per step. Steps may return different parts (DCCS: critic or encoder parts), but
+        "loss", the objective the collapse check watches, comes at least once every 10 steps."""
 
     def predict(self, samples: torch.Tensor) -> dict[str, torch.Tensor]:
         """B samples → {head: h×B×K posteriors} on the evaluation view (h sub-heads, h ≥ 1)."""

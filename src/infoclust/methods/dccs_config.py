@@ -85,7 +85,7 @@ TINY_SIDE = 16
 def resolve(cfg: DCCSRunConfig, sample_shape: tuple[int, ...], n_classes: int | None) -> DCCSRunConfig:
     """Fill every None / "auto" from the image shape (C, H, W)."""
     if len(sample_shape) != 3:
-        return cfg  # validate refuses vectors with a clear line
+        raise DataError(f"dccs clusters images, but the data are {sample_shape[0]}-d feature vectors: use imsat")
     c, h, w = sample_shape
     side = min(h, w)
     cfg = fill_defaults(cfg, TINY_DEFAULTS if side <= TINY_SIDE else PAPER_DEFAULTS)
@@ -109,8 +109,6 @@ def resolve(cfg: DCCSRunConfig, sample_shape: tuple[int, ...], n_classes: int | 
 def validate(cfg: DCCSRunConfig, sample_shape: tuple[int, ...], n_samples: int | None) -> None:
     """Reject impossible settings with one clear line each (after ``resolve``)."""
     m, v, o, t = cfg.model, cfg.views, cfg.objective, cfg.train
-    if len(sample_shape) != 3:
-        raise DataError(f"dccs clusters images, but the data are {sample_shape[0]}-d feature vectors: use imsat")
     if n_samples is not None and n_samples < m.n_clusters:
         raise DataError(f"the data hold {n_samples} sample(s), fewer than model.n_clusters = {m.n_clusters}: "
                         "expected at least one sample per cluster")

@@ -1,0 +1,136 @@
+"""DCCS: the 4:1 critic/encoder schedule, the prior, the encoders of Tables 6–8, its views, the
+defaults resolved from the data, and the estimator (the contract test covers resume and save/load)."""
+import numpy as np
+import pytest
+import torch
+
+from infoclust.config import load_config
+from infoclust.data import load_dataset
+from infoclust.engine import Trainer
+from infoclust.methods import METHODS, StepContext
+from infoclust.models.dccs import build_encoder
+from infoclust.rng import Rng
+from infoclust.views import AugmentViews, Jitter, resized_crop_params
+
+
+def quick(*extra):
+    return [f"{k}={v}" for k, v in METHODS["dccs"].quick.items()] + list(extra)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits", progress=False)
+
+
+def _params(module):
+    return {name: p.detach().clone() for name, p in module.named_parameters()}
+
+
+def _changed(before, module):
+    return any(not torch.equal(before[name], p) for name, p in module.named_parameters())
+
+
+def test_four_critic_steps_then_one_encoder_step(digits):
+    trainer = Trainer(load_config(None, quick(), method="dccs"), digits, progress=False)
+    method, rng, idx = trainer.method, Rng.seeded(0), torch.arange(64)
+    trained = []
+    for step in range(10):
+        enc, crit, disc = _params(method.encoder), _params(method.critic), _params(method.discriminator)
+        parts = method.train_step(trainer.images[idx], StepContext(0, step, rng, idx))
+        trained.append((_changed(enc, method.encoder), _changed(crit, method.critic),
+                        _changed(disc, method.discriminator), sorted(parts)))
+    critic_step = (False, True, False, ["critic", "gp", "wasserstein"])
+    encoder_step = (True, False, True, ["aug", "loss", "mi", "prior"])
+    assert trained == [critic_step] * 4 + [encoder_step] + [critic_step] * 4 + [encoder_step]
+
+
+def test_prior_codes_are_a_gaussian_style_and_a_one_hot_category(digits):
+    trainer = Trainer(load_config(None, quick("model.style_std=0.1"), method="dccs"), digits, progress=False)
+    z = trainer.method.sample_prior(20000, StepContext(0, 0, Rng.seeded(1), torch.arange(1)))
+    style, category = z[:, :50], z[:, 50:]
+    assert z.shape == (20000, 60)
+    assert abs(style.std().item() - 0.1) < 0.002 and abs(style.mean().item()) < 0.002
+    assert torch.equal(category.sum(1), torch.ones(20000)) and set(category.unique().tolist()) == {0.0, 1.0}
+    counts = category.sum(0)
+    assert counts.min() > 1800 and counts.max() < 2200  # a uniform class
+
+
+@pytest.mark.parametrize("name, size, width, act", [("conv28", 28, 64, 3200), ("resnet32", 32, 16, 4 * 4 * 64),
+                                                    ("resnet96", 96, 8, 6 * 6 * 64)])
+def test_encoders_split_style_and_category_and_expose_the_activation(name, size, width, act):
+    encoder = build_encoder(name, 3, size, style_dim=50, n_clusters=10, width=width)
+    zs, logits, activation = encoder(torch.rand(2, 3, size, size))
+    assert zs.shape == (2, 50) and logits.shape == (2, 10) and activation.shape == (2, act) == (2, encoder.act_dim)
+
+
+def test_full_crop_without_jitter_is_the_clean_view_and_flip_mirrors_it():
+    images = torch.randint(0, 256, (4, 3, 12, 12), dtype=torch.uint8)
+    plain = AugmentViews(size=12, scale=(1.0, 1.0), ratio=(1.0, 1.0))
+    clean = plain.clean(images)
+    assert clean.min() >= -1 and clean.max() <= 1
+    assert torch.allclose(plain.augmented(images, Rng.seeded(0)), clean, atol=1e-5)
+    flipped = AugmentViews(size=12, scale=(1.0, 1.0), ratio=(1.0, 1.0), flip_p=1.0).augmented(images, Rng.seeded(0))
+    assert torch.allclose(flipped, clean.flip(-1), atol=1e-5)
+
+
+def test_channel_shuffle_permutes_each_images_colours():
+    images = torch.randint(0, 256, (64, 3, 8, 8), dtype=torch.uint8)
+    views = AugmentViews(size=8, scale=(1.0, 1.0), ratio=(1.0, 1.0), channel_shuffle=True, jitter=Jitter())
+    out, clean = views.augmented(images, Rng.seeded(0)), views.clean(images)
+    orders = set()
+    for i in range(64):
+        match = [next(j for j in range(3) if torch.allclose(out[i, c], clean[i, j], atol=1e-5)) for c in range(3)]
+        assert sorted(match) == [0, 1, 2]
+        orders.add(tuple(match))
+    assert len(orders) == 6  # every permutation occurs
+
+
+def test_resized_crops_keep_the_area_and_ratio_ranges():
+    theta = resized_crop_params(5000, 30, 30, (0.4, 1.0), (3 / 4, 4 / 3), 0.5, Rng.seeded(0))
+    w, h = theta[:, 0, 0].abs(), theta[:, 1, 1]  # crop width and height as fractions of the image
+    assert (w <= 1 + 1e-6).all() and (h <= 1 + 1e-6).all()
+    unclipped = (w < 1) & (h < 1)
+    area, ratio = (w * h)[unclipped], (w / h)[unclipped]
+    assert area.min() >= 0.4 - 1e-5 and area.max() <= 1 + 1e-5
+    assert ratio.min() >= 3 / 4 - 1e-5 and ratio.max() <= 4 / 3 + 1e-5
+    assert 0.45 < (theta[:, 0, 0] < 0).float().mean() < 0.55  # half are flipped
+    inside = (theta[:, 0, 2].abs() <= 1 - w + 1e-5) & (theta[:, 1, 2].abs() <= 1 - h + 1e-5)
+    assert inside.all()  # every crop lies inside the image
+
+
+@pytest.mark.parametrize("shape, encoder, size, beta_aug, shuffle, flip", [
+    ((1, 8, 8), "conv28", 28, 2.0, False, 0.0),
+    ((1, 28, 28), "conv28", 28, 2.0, False, 0.0),
+    ((3, 32, 32), "resnet32", 32, 4.0, True, 0.5),
+    ((3, 96, 96), "resnet96", 96, 4.0, True, 0.5),
+])
+def test_defaults_follow_the_dccs_code_per_dataset(shape, encoder, size, beta_aug, shuffle, flip):
+    from infoclust.methods import resolve_config
+
+    cfg = resolve_config(load_config(None, [], method="dccs"), shape, 10, 100)
+    assert (cfg.model.encoder, cfg.views.input_size, cfg.objective.beta_aug) == (encoder, size, beta_aug)
+    assert (cfg.views.channel_shuffle, cfg.views.flip_p) == (shuffle, flip)
+    assert (cfg.train.batch_size, cfg.train.betas, cfg.objective.critic_steps) == (64, [0.5, 0.9], 4)
+    assert (cfg.objective.beta_adv, cfg.objective.beta_mi, cfg.objective.lambda_gp) == (1.0, 0.5, 10.0)
+
+
+def test_vectors_are_refused_in_one_line():
+    from infoclust.errors import DataError
+    from infoclust.methods import resolve_config
+
+    with pytest.raises(DataError, match="dccs clusters images, but the data are 64-d feature vectors: use imsat"):
+        resolve_config(load_config(None, [], method="dccs"), (64,), 10, 100)
+
+
+def test_estimator_fits_predicts_and_embeds(digits):
+    import infoclust
+
+    images = digits.images[:300, 0]
+    model = infoclust.DCCS(n_clusters=10, random_state=0, epochs=2,
+                           config={"model__width": 8, "views__input_size": 12, "train__select_samples": 64})
+    labels = model.fit_predict(images)
+    assert labels.shape == (300,) and labels.max() < 10
+    proba = model.predict_proba(images[:7])
+    assert proba.shape == (7, 10) and np.allclose(proba.sum(1), 1, atol=1e-5)
+    z = model.transform(images[:7])
+    assert z.shape == (7, 60) and np.allclose(z[:, 50:], proba, atol=1e-5)  # Z = [Zs, Zc]
