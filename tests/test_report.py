@@ -204,3 +204,24 @@ def test_grid_picture_has_a_panel_per_dataset_and_a_dot_per_run(tmp_path):
         sizes[name], dots[name] = png_size(path), colour_pixels(path, blue)
     assert sizes["full"][0] > sizes["one"][0] and sizes["full"][1] == sizes["one"][1]
     assert dots["half"] > 0 and dots["full"] > 1.6 * dots["half"]  # the second panel's dots
+
+
+def test_loss_parts_are_drawn_one_line_each_and_the_embedding_is_drawn(tmp_path, monkeypatch):
+    from infoclust import report
+
+    run = RunDir(tmp_path / "run")
+    run.root.mkdir()
+    for step in range(10, 60, 10):  # a method with several named parts (DCCS: critic and encoder parts)
+        run.append_metrics({"kind": "train", "epoch": 0, "step": step, "pass": "dccs", "critic": -step / 10,
+                            "gp": 0.1, "loss": 1.0, "prior": 0.5, "mi": 0.69, "aug": 0.2, "img_s": 900.0})
+    drawn = []
+    original = report._plot_lines
+    monkeypatch.setattr(report, "_plot_lines", lambda ax, records, x, ys, **kw: (drawn.append(dict(ys)), original(ax, records, x, ys, **kw)))
+    images, labels, assignments, confidence = make_data()
+    rng = np.random.default_rng(0)
+    features = np.concatenate([rng.normal(3 * c, 0.1, (12, 5)) for c in range(3)])
+    page = write_report(run, images, labels, assignments, confidence, figures_for(assignments, 3), features=features)
+    assert drawn[0] == {p: p for p in ("critic", "gp", "loss", "prior", "mi", "aug")}
+    assert '<img src="embedding.png"' in page.read_text()
+    width, height = png_size(run.report_dir / "embedding.png")
+    assert 300 <= width <= 2000 and 300 <= height <= 2000

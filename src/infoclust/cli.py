@@ -130,7 +130,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     post = trainer.reported_posteriors(posteriors, figures["selected_sub_head"])
     data = trainer.eval_dataset
     page = write_report(trainer.run, data.images, data.labels, post.argmax(1), post.max(1), figures,
-                        class_names=data.class_names, title=f"{trainer.cfg.method} on {data.name}")
+                        class_names=data.class_names, title=f"{trainer.cfg.method} on {data.name}",
+                        features=trainer.predict_features())
     print(f"report: {page}")
     return 0
 

@@ -236,6 +236,13 @@ class Trainer:
         return {head: np.concatenate(parts, axis=1) for head, parts in chunks.items()}
 
     @torch.no_grad()
+    def predict_features(self) -> np.ndarray:
+        """N×D embedding (the method's ``features``) of every evaluation sample."""
+        parts = [self.method.features(self.eval_images[i:i + EVAL_CHUNK].to(self.device)).float().cpu().numpy()
+                 for i in range(0, len(self.eval_images), EVAL_CHUNK)]
+        return np.concatenate(parts)
+
+    @torch.no_grad()
     def selection_scores(self) -> np.ndarray | None:
         """Label-free score per sub-head of the reported head, over ``select_samples`` training samples
         in batches of the training size (this process alone, its own seeded generator)."""

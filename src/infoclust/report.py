@@ -27,6 +27,9 @@ LABEL_PX = 230        # room for the row labels left of the grid
 ANNOTATE_MAX = 20     # write counts into the confusion matrix up to this many rows and columns
 DPI = 100
 
+TRAIN_META = ("kind", "epoch", "step", "pass", "head", "img_s", "time_s")  # train-record keys that are not loss parts
+EMBEDDING_POINTS = 5000
+
 CAPTIONS = {
     "clusters": "One row per cluster, largest first, showing its most confident members (highest posterior) "
                 "from left to right. A good clustering has rows of one kind of image; the left label gives the "
@@ -35,10 +38,15 @@ CAPTIONS = {
                  "columns: true classes. Colour: fraction of the cluster's images in each class (row-normalised). "
                  "A bright diagonal means clusters match classes; a row spread over several columns is a mixed cluster; "
                  "two bright cells in one column mean a class split over two clusters.",
-    "curves_scores": "Left: training loss per head (lower is better; for IIC it is −I(z, z')). Right: ACC, NMI and ARI "
+    "embedding": "Each point is an image's embedding (the method's features, e.g. DCCS's Z = [Zs, Zc]) projected "
+                 "on its two principal components, coloured by its cluster (at most 5,000 images drawn). "
+                 "Well separated, compact colours mean the clusters are distinct in the embedding.",
+    "curves_scores": "Left: training loss per head (lower is better; for IIC it is −I(z, z')), or each named loss part "
+                     "of the method (e.g. DCCS's critic, prior, MI and augmentation terms). Right: ACC, NMI and ARI "
                      "of the selected sub-head against training time; dashed: ACC averaged over sub-heads "
                      "(a gap means the sub-heads disagree).",
-    "curves_sizes": "Left: training loss per head (lower is better; for IIC it is −I(z, z')). Right: cluster sizes "
+    "curves_sizes": "Left: training loss per head (lower is better; for IIC it is −I(z, z')), or each named loss part "
+                    "of the method. Right: cluster sizes "
                     "of the selected sub-head, largest first; the dashed line is the uniform size N/K. A few huge "
                     "clusters and many tiny ones suggest a degenerate solution.",
 }
@@ -202,8 +210,13 @@ def plot_curves(path: Path, records: list[dict], sizes: np.ndarray) -> bool:
     has_scores = any(r.get("acc") is not None for r in evals)
     fig = Figure(figsize=(11, 4))
     left, right = fig.subplots(1, 2)
-    _plot_lines(left, train, "step", {"loss": "pass"}, group="pass")
-    left.set(xlabel="step", ylabel="training loss", title="training loss per pass")
+    parts = list(dict.fromkeys(k for r in train for k in r if k not in TRAIN_META))
+    if parts in ([], ["loss"]):
+        _plot_lines(left, train, "step", {"loss": "pass"}, group="pass")
+        left.set(xlabel="step", ylabel="training loss", title="training loss per pass")
+    else:
+        _plot_lines(left, train, "step", {part: part for part in parts})
+        left.set(xlabel="step", ylabel="value", title="loss parts")
     if not train:
         left.text(0.5, 0.5, "no training records", ha="center", va="center", transform=left.transAxes)
     if has_scores:
@@ -216,6 +229,23 @@ def plot_curves(path: Path, records: list[dict], sizes: np.ndarray) -> bool:
         right.set(xlabel="cluster (largest first)", ylabel="images", title="cluster sizes of the selected sub-head")
     _finish(fig, (left, right), path)
     return has_scores
+
+
+def plot_embedding(path: Path, features: np.ndarray, assignments: np.ndarray, k: int, seed: int = 0) -> None:
+    """Scatter of N×D ``features`` on their first two principal components, coloured by cluster."""
+    rows = np.random.default_rng(seed).permutation(len(features))[:EMBEDDING_POINTS]
+    x = features[rows].astype(np.float64)
+    x = x - x.mean(axis=0)
+    _, _, vt = np.linalg.svd(x, full_matrices=False)
+    xy = x @ vt[:2].T if vt.shape[0] >= 2 else np.column_stack([x[:, 0], np.zeros(len(x))])
+    fig = Figure(figsize=(6, 5.5))
+    ax = fig.subplots()
+    points = ax.scatter(xy[:, 0], xy[:, 1], c=assignments[rows], cmap="tab20" if k > 10 else "tab10",
+                        vmin=-0.5, vmax=max(k, 10) - 0.5, s=4, alpha=0.7)
+    fig.colorbar(points, ax=ax, label="cluster")
+    ax.set(xlabel="principal component 1", ylabel="principal component 2",
+           title=f"embedding of {len(rows):,} images, coloured by cluster")
+    _finish(fig, (ax,), path)
 
 
 def _finish(fig: Figure, axes: Sequence[Axes], path: Path) -> None:
@@ -351,9 +381,9 @@ def _check_inputs(images: np.ndarray, labels: np.ndarray | None, assignments: np
 
 def write_report(run: RunDir, images: np.ndarray, labels: np.ndarray | None, assignments: np.ndarray,
                  confidence: np.ndarray, figures: dict, class_names: list[str] | None = None,
-                 title: str = "") -> Path:
-    """Write ``clusters.png``, ``confusion.png`` (with labels), ``curves.png`` and ``index.html`` into
-    ``run.report_dir`` and return the page's path.
+                 title: str = "", features: np.ndarray | None = None) -> Path:
+    """Write ``clusters.png``, ``confusion.png`` (with labels), ``curves.png``, ``embedding.png``
+    (with N×D ``features``) and ``index.html`` into ``run.report_dir`` and return the page's path.
 
     ``images``: uint8 (N, C, H, W) with C = 1 or 3, or float (N, D) feature vectors (then no cluster grid);
     ``labels``: int (N,) or None; ``assignments``: int (N,) clusters 0..K-1; ``confidence``: float (N,)
@@ -387,6 +417,9 @@ def write_report(run: RunDir, images: np.ndarray, labels: np.ndarray | None, ass
         notes.append("No confusion matrix and no ACC/NMI/ARI: the dataset has no labels.")
     has_scores = plot_curves(out / "curves.png", run.read_metrics(), np.bincount(assignments, minlength=k))
     pictures.append(("curves.png", CAPTIONS["curves_scores" if has_scores else "curves_sizes"]))
+    if features is not None:
+        plot_embedding(out / "embedding.png", features, assignments, k)
+        pictures.append(("embedding.png", CAPTIONS["embedding"]))
 
     page = out / "index.html"
     atomic_write_text(page, render_html(title or "infoclust report", run.root, figure_rows(figures), pictures, notes))
