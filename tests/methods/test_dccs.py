@@ -98,18 +98,18 @@ def test_resized_crops_keep_the_area_and_ratio_ranges():
     assert inside.all()  # every crop lies inside the image
 
 
-@pytest.mark.parametrize("shape, encoder, size, beta_aug, shuffle, flip", [
-    ((1, 8, 8), "conv28", 28, 2.0, False, 0.0),
-    ((1, 28, 28), "conv28", 28, 2.0, False, 0.0),
-    ((3, 32, 32), "resnet32", 32, 4.0, True, 0.5),
-    ((3, 96, 96), "resnet96", 96, 4.0, True, 0.5),
+@pytest.mark.parametrize("shape, encoder, size, beta_aug, colour", [
+    ((1, 8, 8), "conv28", 28, 2.0, False),
+    ((1, 28, 28), "conv28", 28, 2.0, False),
+    ((3, 32, 32), "resnet32", 32, 4.0, True),
+    ((3, 96, 96), "resnet96", 96, 4.0, True),
 ])
-def test_defaults_follow_the_dccs_code_per_dataset(shape, encoder, size, beta_aug, shuffle, flip):
+def test_defaults_follow_the_dccs_code_per_dataset(shape, encoder, size, beta_aug, colour):
     from infoclust.methods import resolve_config
 
     cfg = resolve_config(load_config(None, [], method="dccs"), shape, 10, 100)
     assert (cfg.model.encoder, cfg.views.input_size, cfg.objective.beta_aug) == (encoder, size, beta_aug)
-    assert (cfg.views.channel_shuffle, cfg.views.flip_p) == (shuffle, flip)
+    assert (cfg.views.channel_shuffle, cfg.views.grey, cfg.views.flip_p) == (colour, colour, 0.5 if colour else 0.0)
     assert (cfg.train.batch_size, cfg.train.betas, cfg.objective.critic_steps) == (64, [0.5, 0.9], 4)
     assert (cfg.objective.beta_adv, cfg.objective.beta_mi, cfg.objective.lambda_gp) == (1.0, 0.5, 10.0)
 
@@ -134,3 +134,19 @@ def test_estimator_fits_predicts_and_embeds(digits):
     assert proba.shape == (7, 10) and np.allclose(proba.sum(1), 1, atol=1e-5)
     z = model.transform(images[:7])
     assert z.shape == (7, 60) and np.allclose(z[:, 50:], proba, atol=1e-5)  # Z = [Zs, Zc]
+
+
+@pytest.mark.parametrize("name, shape, encoder, beta_aug", [
+    ("dccs-mnist", (1, 28, 28), "conv28", 2.0), ("dccs-fashion-mnist", (1, 28, 28), "conv28", 2.0),
+    ("dccs-cifar10", (3, 32, 32), "resnet32", 4.0), ("dccs-stl10", (3, 96, 96), "resnet96", 4.0),
+])
+def test_the_paper_recipes_load_with_the_papers_values(name, shape, encoder, beta_aug):
+    from pathlib import Path
+
+    from infoclust.methods import resolve_config
+
+    path = Path(__file__).resolve().parents[2] / "configs" / f"{name}.yaml"
+    cfg = resolve_config(load_config(path, []), shape, 10, 60000)
+    assert (cfg.method, cfg.model.encoder, cfg.objective.beta_aug, cfg.model.style_dim, cfg.model.style_std) == (
+        "dccs", encoder, beta_aug, 50, 0.1)
+    assert (cfg.train.batch_size, cfg.train.lr, cfg.train.betas, cfg.objective.critic_steps) == (64, 1e-4, [0.5, 0.9], 4)

@@ -1,9 +1,10 @@
 """DCCS's config sections, presets, resolution of automatic values from the data, and validation.
 
-Defaults are the DCCS code's (``train.py`` argparse, README): Zs 50-d with prior N(0, 0.1²), Zc
-10-d one-hot prior, β_adv 1, β_mi 0.5, β_aug 2 (grey data) / 4 (colour), λ_gp 10, 4 critic steps per
-encoder step, batch 64, Adam 1e-4 with betas (0.5, 0.9); augmentation scale (0.4, 1), flips except
-for grey data, channel shuffle for colour data.
+Defaults are the paper's and its code's (``train.py`` argparse, README): Zs 50-d with prior
+N(0, 0.1²), Zc one-hot of K, β_adv 1, β_mi 0.5, β_aug 2 (grey data) / 4 (colour), λ_gp 10, 4 critic
+steps per encoder step, batch 64, Adam 1e-4 with betas (0.5, 0.9); augmentation scale (0.4, 1);
+colour images get channel shuffles and flips and are then turned grey; grey images are not
+flipped (digits; the Fashion-MNIST recipes set ``views.flip_p: 0.5`` as the code does).
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ class DCCSViewConfig:
     ratio: list[float] = field(default_factory=lambda: [3 / 4, 4 / 3])
     flip_p: float | None = None
     channel_shuffle: bool | None = None
-    grey: bool = False
+    grey: bool | None = None  # colour images become grey after the channel shuffle (the paper, §4.1)
     jitter: list[float] = field(default_factory=lambda: [0.4, 0.4, 0.4, 0.125])
 
 
@@ -96,13 +97,15 @@ def resolve(cfg: DCCSRunConfig, sample_shape: tuple[int, ...], n_classes: int | 
         model.encoder = "conv28" if side <= 28 else "resnet32" if side <= 64 else "resnet96"
     if views.input_size is None:
         views.input_size = ENCODER_SIZES[model.encoder]
-    colour = c == 3 and not views.grey
+    colour = c == 3
+    if views.grey is None:
+        views.grey = colour
     if views.flip_p is None:
-        views.flip_p = 0.5 if c == 3 else 0.0  # DCCS flips every dataset but MNIST-like grey digits
+        views.flip_p = 0.5 if colour else 0.0  # digits must not flip; Fashion-MNIST's recipe sets 0.5
     if views.channel_shuffle is None:
         views.channel_shuffle = colour
     if objective.beta_aug is None:
-        objective.beta_aug = 4.0 if colour else 2.0
+        objective.beta_aug = 4.0 if colour else 2.0  # the paper: 2 for MNIST and Fashion-MNIST, 4 for the others
     return dataclasses.replace(cfg, model=model, views=views, objective=objective)
 
 
