@@ -62,3 +62,17 @@ def test_collapse_check_fires_on_the_collapsed_log_only(tmp_path):
     out = run_script("collapse_check.py", str(tmp_path))
     assert "2 logged runs; the detector fires on 1:" in out and "collapsed: step 20: cluster 1 holds 100.0%" in out
     assert "silent on the other 1 (their final largest cluster holds at most 53% of the samples)" in out
+
+
+def test_dccs_assignments_prints_the_four_rules_of_a_run(tmp_path):
+    from infoclust.cli import main
+
+    out = tmp_path / "run"
+    sets = ["model.width=8", "views.input_size=12", "train.epochs=1", "train.select_samples=64"]
+    assert main(["train", "--method", "dccs", "--data", "digits", "--out", str(out), "--quiet",
+                 *[arg for item in sets for arg in ("--set", item)]]) == 0
+    rows = [line for line in run_script("dccs_assignments.py", str(out)).splitlines() if line.startswith(f"| {out} |")]
+    assert [row.split(" | ")[1] for row in rows] == ["argmax Zc", "k-means on Z", "k-means on Zc", "k-means on Zs"]
+    for row in rows:
+        acc = float(row.split(" | ")[2])
+        assert 0.1 <= acc <= 1
