@@ -19,7 +19,9 @@ WINDOWS = 2  # log windows compared
 def collapse_reason(cluster_sizes: Sequence[int], recent_losses: Sequence[float],
                     confidence: float | None) -> str | None:
     """Why the run looks collapsed, or None. ``cluster_sizes``: (K,) samples per cluster of the
-    reported clustering; ``recent_losses``: the mean loss of the last log windows, oldest first;
+    reported clustering; ``recent_losses``: the mean of the method's watched loss part
+    (``Method.watched_loss``: IIC's and IMSAT's loss, DCCS's augmentation KL) over the last log
+    windows, oldest first;
     ``confidence``: the mean posterior of each sample's cluster (None: not known, not checked)."""
     total = sum(cluster_sizes)
     if total == 0 or len(recent_losses) < WINDOWS:

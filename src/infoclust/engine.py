@@ -345,8 +345,12 @@ class Trainer:
         self.window.clear()
         if not all(math.isfinite(v) for v in parts.values()):
             self._diverged(parts)
-        if "loss" in parts:
-            self.state.recent_losses = [*self.state.recent_losses, parts["loss"]][-WINDOWS:]
+        problem = self.method.diagnose(parts)
+        if problem:
+            raise TrainingError(f"training stopped at step {self.state.global_step}: {problem}; {self._kept()}")
+        watched = self.method.watched_loss
+        if watched in parts:
+            self.state.recent_losses = [*self.state.recent_losses, parts[watched]][-WINDOWS:]
         name = self.method.pass_name(self.state.epoch)
         bar.set_postfix({"pass": name, **{k: f"{v:.4f}" for k, v in parts.items()}, "img_s": f"{rate:.0f}"})
         if self.run is not None and self.dist.is_main:
@@ -360,20 +364,25 @@ class Trainer:
         if reason is None or s.collapsed_at_step is not None:
             return
         if self.cfg.train.on_collapse == "stop":
-            kept = "no model is kept" if self.run is None else (
-                "no checkpoint was written" if self.checkpointed_step is None
-                else f"the last checkpoint (step {self.checkpointed_step}) is kept")
             raise TrainingError(f"training collapsed by step {s.global_step}: {reason}; try a lower train.lr "
-                                f"(now {self.cfg.train.lr:g}); {kept}; train.on_collapse=continue trains on regardless")
+                                f"(now {self.cfg.train.lr:g}); {self._kept()}; train.on_collapse=continue trains on regardless")
         s.collapsed_at_step = s.global_step
         if self.show_progress:
             tqdm.write(f"collapse at step {s.global_step}: {reason}; training goes on (train.on_collapse=continue)")
+
+    def _kept(self) -> str:
+        """What a run stopped by a failure leaves to resume from."""
+        if self.run is None:
+            return "no model is kept"
+        if self.checkpointed_step is None:
+            return "no checkpoint was written"
+        return f"the last checkpoint (step {self.checkpointed_step}) is kept"
 
     def _diverged(self, parts: dict | None = None) -> None:
         step = self.state.global_step
         what = ", ".join(f"{k} {v}" for k, v in (parts or {}).items()) or "a loss part"
         raise TrainingError(f"training diverged by step {step} ({what}): expected finite losses; "
-                            f"try a lower train.lr (now {self.cfg.train.lr}); the last checkpoint is kept")
+                            f"try a lower train.lr (now {self.cfg.train.lr:g}); {self._kept()}")
 
     def _close_pass(self) -> None:
         """After a whole pass: keep a copy of a reportable model (when a budget may cut the next

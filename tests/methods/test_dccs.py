@@ -150,3 +150,26 @@ def test_the_paper_recipes_load_with_the_papers_values(name, shape, encoder, bet
     assert (cfg.method, cfg.model.encoder, cfg.objective.beta_aug, cfg.model.style_dim, cfg.model.style_std) == (
         "dccs", encoder, beta_aug, 50, 0.1)
     assert (cfg.train.batch_size, cfg.train.lr, cfg.train.betas, cfg.objective.critic_steps) == (64, 1e-4, [0.5, 0.9], 4)
+
+
+def test_a_diverging_critic_stops_the_run_in_one_line(tmp_path, capsys):
+    from infoclust.cli import main
+
+    sets = ["model.width=8", "views.input_size=12", "objective.lambda_gp=0", "train.lr=0.05", "train.epochs=3"]
+    code = main(["train", "--method", "dccs", "--data", "digits", "--out", str(tmp_path / "r"), "--quiet",
+                 *[arg for item in sets for arg in ("--set", item)]])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err
+    assert err.startswith("infoclust: error: training stopped at step 10: the critic diverged (Wasserstein estimate ")
+    assert err.endswith("try a lower train.lr or a larger objective.lambda_gp; no checkpoint was written")
+
+
+def test_the_collapse_check_watches_the_augmentation_term(digits):
+    trainer = Trainer(load_config(None, quick(), method="dccs"), digits, progress=False)
+    assert trainer.method.watched_loss == "aug"
+    assert trainer.method.diagnose({"wasserstein": 3.0, "gp": 0.1, "aug": 0.0}) is None
+    from tqdm import tqdm
+
+    trainer.window.add({"loss": torch.tensor(1.0), "aug": torch.tensor(0.25)})
+    trainer._log_window(tqdm(disable=True), 1.0)
+    assert trainer.state.recent_losses == [0.25]  # the augmentation KL, not the adversarial loss

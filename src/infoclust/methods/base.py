@@ -46,6 +46,7 @@ class Method(Protocol):
 
     device: torch.device
     report_head: str  # the head whose posteriors are the reported clustering
+    watched_loss: str  # the loss part that stops moving when the clustering collapses (collapse.py)
 
     def prepare(self, samples: torch.Tensor) -> None:
         """Once per run, before training, with every training sample (e.g. IMSAT's VAT radii)."""
@@ -61,7 +62,11 @@ class Method(Protocol):
         """One optimisation step on this process's b samples; returns named 0-d loss parts
         (detached tensors): the engine logs each key's mean over the steps that returned it, without
         a host sync per step. Steps may return different parts (DCCS: critic or encoder parts), but
-        "loss", the objective the collapse check watches, comes at least once every 10 steps."""
+        "loss" and ``watched_loss`` come at least once every 10 steps."""
+
+    def diagnose(self, parts: dict[str, float]) -> str | None:
+        """A method-specific failure seen in the loss parts' means of a log window (e.g. a
+        diverging critic), in words, or None; the engine stops the run with it and the step."""
 
     def predict(self, samples: torch.Tensor) -> dict[str, torch.Tensor]:
         """B samples → {head: h×B×K posteriors} on the evaluation view (h sub-heads, h ≥ 1)."""

@@ -20,12 +20,14 @@ from .base import MethodSpec, StepContext, register
 from .dccs_config import PRESET, DCCSRunConfig, build_views, resolve, validate
 
 HEAD = "zc"  # the reported "head": the category code
+CRITIC_LIMIT = 1e4  # |Wasserstein estimate| or gradient penalty above this: the critic has diverged
 
 
 class DCCS:
     """The encoder, the critic and the MI discriminator, with their two optimisers."""
 
     report_head = HEAD
+    watched_loss = "aug"  # the adversarial terms keep moving; KL(Zc(x) ‖ Zc(aug x)) goes flat at 0 in a collapse
 
     def __init__(self, cfg: DCCSRunConfig, sample_shape: tuple[int, ...], device: torch.device,
                  dist: DistContext = DistContext()):
@@ -49,6 +51,14 @@ class DCCS:
 
     def pass_name(self, epoch: int) -> str:
         return "dccs"
+
+    def diagnose(self, parts: dict[str, float]) -> str | None:
+        """The critic has diverged when its Wasserstein estimate or gradient penalty blows up."""
+        w, gp = abs(parts.get("wasserstein", 0.0)), parts.get("gp", 0.0)
+        if w > CRITIC_LIMIT or gp > CRITIC_LIMIT:
+            return (f"the critic diverged (Wasserstein estimate {parts['wasserstein']:.4g}, gradient penalty {gp:.4g}, "
+                    f"expected below {CRITIC_LIMIT:g}); try a lower train.lr or a larger objective.lambda_gp")
+        return None
 
     def may_report(self, epoch: int) -> bool:
         return True

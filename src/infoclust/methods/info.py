@@ -49,6 +49,7 @@ class InfoClustering:
     """
 
     report_head = MAIN
+    watched_loss = "loss"  # the MI term is flat at its degenerate value in a collapse
 
     def __init__(self, cfg: InfoRunConfig, sample_shape: tuple[int, ...], device: torch.device,
                  dist: DistContext = DistContext()):
@@ -80,6 +81,9 @@ class InfoClustering:
         if t.vat_adaptive_eps:
             flat = torch.cat([self.views.evaluation(samples[i:i + 4096]).flatten(1) for i in range(0, len(samples), 4096)])
             self.radius = t.vat_prop_eps * neighbour_distances(flat)
+
+    def diagnose(self, parts: dict[str, float]) -> str | None:
+        return None  # a non-finite loss (the engine's check) is the only failure of these objectives
 
     def pass_name(self, epoch: int) -> str:
         """The head trained during pass (epoch) ``epoch``."""
