@@ -7,6 +7,7 @@ left half-made (the whole test folder is compared before and after, byte for byt
 from __future__ import annotations
 
 import errno
+import fcntl
 import gzip
 import hashlib
 import os
@@ -65,6 +66,27 @@ def _read_only(monkeypatch: pytest.MonkeyPatch) -> None:
         raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self))
 
     monkeypatch.setattr(Path, "mkdir", refuse)
+
+
+HELD: list = []  # lock files held by a "second writer" during a case
+
+
+def _locked_by_another_writer(folder: Path) -> Callable[[pytest.MonkeyPatch], None]:
+    """The run folder is held by another process's lock (taken here on another open file)."""
+    def hold(monkeypatch: pytest.MonkeyPatch) -> None:
+        fh = open(folder / ".lock", "r")
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        HELD.append(fh)
+
+    return hold
+
+
+def _unreadable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading any .npy file fails as a file without read permission does (root reads everything)."""
+    def refuse(path, *args, **kwargs):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+
+    monkeypatch.setattr(np, "load", refuse)
 
 
 def _out_of_memory(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -217,6 +239,8 @@ def catalogue(tmp: Path, run_root: Path) -> list[Case]:
         Case("npz labels of another length", t + ["--data", str(npz_labels)], "labels of shape (19,)"),
         Case("a text file as data", t + ["--data", str(text_file)], "neither a folder nor"),
         Case("1x1-pixel images", t + ["--data", _npy(tmp / "tiny.npy", np.zeros((50, 1, 1), np.uint8))], "too small for backbone"),
+        Case("one image", t + ["--data", _npy(tmp / "one.npy", np.zeros((1, 8, 8), np.uint8))], "hold 1 sample(s)"),
+        Case("unreadable file", t + ["--data", str(data)], "Permission denied", fault=_unreadable),
         Case("fewer images than clusters", t + ["--data", _npy(tmp / "five.npy", np.zeros((5, 8, 8), np.uint8))], "fewer than model.n_clusters = 10"),
         # ---- config
         Case("unknown method", t + ["--method", "iicc"], "unknown method 'iicc'"),
@@ -243,6 +267,8 @@ def catalogue(tmp: Path, run_root: Path) -> list[Case]:
         Case("--out an existing file", ["train", "--quiet", "--out", str(existing_file), "--data", str(data)], "is a file"),
         Case("--out under a file", ["train", "--quiet", "--out", str(existing_file / "run"), "--data", str(data)], "a-file"),
         Case("--out read-only", td, "read-only file system", fault=_read_only),
+        Case("two writers into one run folder", ["train", "--resume", str(run), "--quiet"], "is being written by process",
+             fault=_locked_by_another_writer(run)),
         Case("--out holds a run", ["train", "--quiet", "--out", str(run), "--data", str(data)], "already holds a run"),
         Case("resume on other data", ["train", "--resume", str(run_other_data), "--quiet"], "are not those run"),
         Case("resume a folder that is no run", ["train", "--resume", str(folders["empty"])], "not an infoclust run folder"),
@@ -286,6 +312,8 @@ def test_every_bad_input_is_one_clear_line_and_changes_nothing(tmp_path, finishe
             else:
                 code = main(case.argv)
                 err = capsys.readouterr().err.strip()
+        while HELD:
+            HELD.pop().close()
         assert code == 2, (case.name, err)
         assert err.startswith("infoclust: error: ") and "\n" not in err and "Traceback" not in err, (case.name, err)
         assert case.fragment in err, (case.name, err)
