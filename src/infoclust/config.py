@@ -6,6 +6,7 @@ folder always holds the fully resolved values.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import types
@@ -232,7 +233,7 @@ def fill_defaults(cfg: RunConfig, defaults: dict) -> RunConfig:
         section, name = key.split(".")
         part = sections.setdefault(section, dataclasses.replace(getattr(cfg, section)))
         if getattr(part, name) is None:
-            setattr(part, name, value)
+            setattr(part, name, copy.deepcopy(value))  # lists stay the config's own
     return dataclasses.replace(cfg, **sections)
 
 

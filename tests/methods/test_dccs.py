@@ -99,7 +99,7 @@ def test_resized_crops_keep_the_area_and_ratio_ranges():
 
 
 @pytest.mark.parametrize("shape, encoder, size, beta_aug, colour", [
-    ((1, 8, 8), "conv28", 28, 2.0, False),
+    ((1, 8, 8), "conv28", 16, 4.0, False),  # the tiny-image recipe
     ((1, 28, 28), "conv28", 28, 2.0, False),
     ((3, 32, 32), "resnet32", 32, 4.0, True),
     ((3, 96, 96), "resnet96", 96, 4.0, True),
@@ -111,7 +111,9 @@ def test_defaults_follow_the_dccs_code_per_dataset(shape, encoder, size, beta_au
     assert (cfg.model.encoder, cfg.views.input_size, cfg.objective.beta_aug) == (encoder, size, beta_aug)
     assert (cfg.views.channel_shuffle, cfg.views.grey, cfg.views.flip_p) == (colour, colour, 0.5 if colour else 0.0)
     assert (cfg.train.batch_size, cfg.train.betas, cfg.objective.critic_steps) == (64, [0.5, 0.9], 4)
-    assert (cfg.objective.beta_adv, cfg.objective.beta_mi, cfg.objective.lambda_gp) == (1.0, 0.5, 10.0)
+    tiny = shape[1] == 8
+    assert (cfg.objective.beta_adv, cfg.objective.beta_mi, cfg.objective.lambda_gp) == (2.0 if tiny else 1.0, 0.5, 10.0)
+    assert cfg.views.scale == ([0.6, 1.0] if tiny else [0.4, 1.0])
 
 
 def test_vectors_are_refused_in_one_line():
