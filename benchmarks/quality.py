@@ -12,6 +12,8 @@ finished one is only read. ``train.budget_minutes`` in the config (or
 from __future__ import annotations
 
 import argparse
+import json
+import time
 from datetime import date
 from pathlib import Path
 
@@ -23,12 +25,17 @@ from infoclust.machine import describe
 from infoclust.report import plot_acc_over_time
 
 
-def run_seed(args: argparse.Namespace, seed: int) -> tuple[dict, list[dict]]:
-    """The seed's final figures and its evaluation curve (from ``summary.json``, which git keeps)."""
+def run_seed(args: argparse.Namespace, seed: int) -> tuple[dict, list[dict], float | None]:
+    """The seed's final figures, its evaluation curve (from ``summary.json``, which git keeps) and
+    the wall seconds this invocation spent on it (None when the run had already finished)."""
     out = Path(args.out) / f"s{seed}"
-    figures = run_to_end(out, lambda: load_config(args.config, args.set, method=args.method, seed=seed,
-                                                  data__name=args.data), progress=not args.quiet)
-    return figures, figures.get("curve", [])
+    finished = (out / "summary.json").is_file()
+    start = time.perf_counter()
+    run_to_end(out, lambda: load_config(args.config, args.set, method=args.method, seed=seed, data__name=args.data),
+               progress=not args.quiet)
+    wall = None if finished else time.perf_counter() - start
+    figures = json.loads((out / "summary.json").read_text())
+    return figures, figures["curve"], wall
 
 
 def main() -> None:
@@ -45,18 +52,19 @@ def main() -> None:
 
     rows, curves = [], {}
     for seed in args.seeds:
-        figures, evals = run_seed(args, seed)
-        rows.append((seed, figures))
+        figures, evals, wall = run_seed(args, seed)
+        rows.append((seed, figures, wall))
         curves[seed] = [(round(e["time_s"] / 60, 1), round(e["acc"], 3)) for e in evals if "acc" in e]
 
     print(f"{args.method} on {args.data}, {date.today()}, {describe()}, seeds {args.seeds}\n")
-    print("| seed | ACC | NMI | ARI | mean ACC over sub-heads | epochs | train time (min) |")
-    print("|---|---|---|---|---|---|---|")
-    for seed, f in rows:
+    print("| seed | ACC | NMI | ARI | mean ACC over sub-heads | epochs | train time (min) | wall (min, this call) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for seed, f, wall in rows:
+        spent = "finished before" if wall is None else f"{wall / 60:.1f}"
         print(f"| {seed} | {f['acc']:.4f} | {f['nmi']:.4f} | {f['ari']:.4f} | {f['acc_mean']:.4f} ± {f['acc_std']:.4f} "
-              f"| {f['epoch']} | {f['time_s'] / 60:.1f} |")
+              f"| {f['epoch']} | {f['time_s'] / 60:.1f} | {spent} |")
     for key in ("acc", "nmi", "ari"):
-        values = np.array([f[key] for _, f in rows])
+        values = np.array([f[key] for _, f, _ in rows])
         print(f"\n{key.upper()}: mean {values.mean():.4f} ± {values.std():.4f} (min {values.min():.4f})", end="")
     print("\n\nACC against training time (minutes, ACC):")
     for seed, curve in curves.items():
