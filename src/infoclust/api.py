@@ -80,8 +80,9 @@ class ClusteringEstimator(ClusterMixin, BaseEstimator):
         """(N,) cluster index of each sample."""
         return self.predict_proba(X).argmax(1)
 
-    def transform(self, X) -> np.ndarray:
-        """N×D embedding of each sample (the method's ``features``: IIC's trunk output, DCCS's Z)."""
+    def _embed(self, X) -> np.ndarray:
+        """N×D embedding of each sample (the method's ``features``: IIC's trunk output, DCCS's Z);
+        an estimator whose embedding is part of its model exposes it as ``transform``."""
         check_is_fitted(self, "method_")
         samples = torch.from_numpy(self._samples(X, reset=False))
         parts = [self.method_.features(samples[i:i + EVAL_CHUNK].to(self.method_.device))

@@ -1,6 +1,8 @@
 """The scikit-learn style estimator of DCCS: ``infoclust.DCCS``."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..api import ClusteringEstimator
 
 
@@ -11,3 +13,7 @@ class DCCS(ClusteringEstimator):
 
     _method = "dccs"
     _vectors_hint = "use infoclust.IMSAT for N×D vectors"
+
+    def transform(self, X) -> np.ndarray:
+        """N×(Ds + K) codes Z = [Zs, Zc] of each image."""
+        return self._embed(X)
