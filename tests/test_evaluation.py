@@ -43,3 +43,16 @@ def test_summarize_without_labels_reports_sizes_only():
     post = np.stack([np.eye(2)[[0, 1, 1]]])
     out = summarize_heads({"B": post}, np.array([0.0]), None, report="B")
     assert "acc" not in out and out["cluster_sizes"] == [1, 2] and out["n_samples"] == 3
+
+
+def test_nmi_arithmetic_and_geometric_normalisers_by_hand():
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    pred = np.array([1, 1, 1, 1, 1, 0])
+    # I = H(L) - H(L|P); H(L) = ln 2, H(P) = H(1/6, 5/6), H(L|P) = 5/6 · H(3/5, 2/5)
+    def h(*p):
+        return -sum(x * np.log(x) for x in p)
+    mi = h(0.5, 0.5) - 5 / 6 * h(0.6, 0.4)
+    scores = clustering_scores(pred, labels, 2)
+    assert scores["nmi"] == pytest.approx(mi / ((h(0.5, 0.5) + h(1 / 6, 5 / 6)) / 2))
+    assert scores["nmi_geometric"] == pytest.approx(mi / np.sqrt(h(0.5, 0.5) * h(1 / 6, 5 / 6)))
+    assert scores["nmi_geometric"] > scores["nmi"]  # √(ab) ≤ (a + b)/2

@@ -37,7 +37,8 @@ from .runs import RunDir, atomic_write_text, json_safe
 
 LOG_EVERY = 10  # steps between "train" lines in metrics.jsonl (and host syncs for the loss parts)
 EVAL_CHUNK = 1024  # samples per forward pass during evaluation
-CURVE_KEYS = ("epoch", "step", "model_step", "time_s", "acc", "nmi", "ari", "acc_mean", "selected_sub_head")
+CURVE_KEYS = ("epoch", "step", "model_step", "time_s", "acc", "nmi", "ari", "nmi_geometric", "acc_mean",
+              "selected_sub_head")
 
 
 def select_device(name: str, dist: DistContext = DistContext()) -> torch.device:
@@ -404,9 +405,10 @@ class Trainer:
         if self.dist.is_main:
             figures = self._log_eval()
             if "acc" in figures and self.show_progress:
+                heads = "" if len(figures["acc_per_sub_head"]) == 1 else \
+                    f"  (sub-head {figures['selected_sub_head']}, mean ACC {figures['acc_mean']:.4f})"
                 bar.write(f"epoch {self.state.epoch}: ACC {figures['acc']:.4f}  NMI {figures['nmi']:.4f}  "
-                          f"ARI {figures['ari']:.4f}  (sub-head {figures['selected_sub_head']}, "
-                          f"mean ACC {figures['acc_mean']:.4f})")
+                          f"ARI {figures['ari']:.4f}{heads}")
             self.checkpoint()
         self.dist.barrier()
 
