@@ -157,3 +157,14 @@ def test_augmentation_kl_hand_computed_and_not_detached():
     assert augmentation_kl(augmented, augmented).item() == pytest.approx(0.0, abs=1e-7)
     with pytest.raises(ValueError, match="same shape"):
         augmentation_kl(torch.zeros(2, 3), torch.zeros(2, 4))
+
+
+def test_reconstruction_loss_is_the_mean_squared_error_per_pixel():
+    from infoclust.losses import reconstruction_loss
+
+    target = torch.zeros(2, 1, 2, 2)
+    recon = torch.tensor([[[[1.0, 0.0], [0.0, 0.0]]], [[[0.0, 0.0], [0.0, -3.0]]]])
+    assert reconstruction_loss(recon, target).item() == pytest.approx((1 + 9) / 8)
+    assert reconstruction_loss(target, target).item() == 0
+    with pytest.raises(ValueError, match=r"expected a reconstruction of the target's shape \(2, 1, 2, 2\)"):
+        reconstruction_loss(torch.zeros(2, 1, 3, 3), target)

@@ -136,3 +136,12 @@ def augmentation_kl(target_logits: torch.Tensor, augmented_logits: torch.Tensor)
     log_t = torch.log_softmax(target_logits, dim=1)
     log_a = torch.log_softmax(augmented_logits, dim=1)
     return (log_t.exp() * (log_t - log_a)).sum(dim=1).mean()
+
+
+def reconstruction_loss(reconstruction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error per pixel between a decoder's B×C×H×W output and the B×C×H×W image it
+    encodes (DCCS's decoder variant, Appendix D: it replaces the MI term). ≥ 0, 0 when equal."""
+    if reconstruction.shape != target.shape:
+        raise ValueError(f"expected a reconstruction of the target's shape {tuple(target.shape)}, "
+                         f"got {tuple(reconstruction.shape)}")
+    return (reconstruction - target).pow(2).mean()

@@ -260,7 +260,8 @@ class AugmentViews:
     the augmented view a random resized crop (area fraction in ``scale``, aspect ratio in ``ratio``),
     a left-right flip with probability ``flip_p``, a random permutation of the colour channels
     (``channel_shuffle``), greyscale (``grey``) and colour jitter. Both end in [−1, 1]
-    ((x − 0.5) / 0.5), as the DCCS code normalises."""
+    ((x − 0.5) / 0.5), as the DCCS code normalises; with ``sobel`` both then become the 2-channel
+    Sobel edges of that image, kernels divided by 8 (the code's ``SobelLayer(normalize=True)``)."""
 
     size: int
     scale: tuple[float, float] = (0.4, 1.0)
@@ -269,9 +270,17 @@ class AugmentViews:
     channel_shuffle: bool = False
     grey: bool = False
     jitter: Jitter = Jitter()
+    sobel: bool = False
+
+    def channels(self, image_channels: int) -> int:
+        """Channels of both views for images of ``image_channels`` channels."""
+        return 2 if self.sobel else 1 if self.grey else image_channels
+
+    def _edges(self, x: torch.Tensor) -> torch.Tensor:
+        return sobel(x) / 8 if self.sobel else x
 
     def _finish(self, x: torch.Tensor) -> torch.Tensor:
-        return (greyscale(x) if self.grey else x) * 2 - 1
+        return self._edges((greyscale(x) if self.grey else x) * 2 - 1)
 
     def clean(self, images: torch.Tensor) -> torch.Tensor:
         """B uint8 images → B×C'×size×size in [−1, 1], the whole image (bilinear resize)."""
@@ -292,7 +301,7 @@ class AugmentViews:
             x = x.gather(1, order[:, :, None, None].expand_as(x))
         if self.grey:
             x = greyscale(x)
-        return color_jitter(x, self.jitter, rng) * 2 - 1
+        return self._edges(color_jitter(x, self.jitter, rng) * 2 - 1)
 
 
 def resized_crop_params(n: int, height: int, width: int, scale: tuple[float, float], ratio: tuple[float, float],

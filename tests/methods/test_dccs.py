@@ -30,18 +30,76 @@ def _changed(before, module):
     return any(not torch.equal(before[name], p) for name, p in module.named_parameters())
 
 
-def test_four_critic_steps_then_one_encoder_step(digits):
-    trainer = Trainer(load_config(None, quick(), method="dccs"), digits, progress=False)
+def _schedule(trainer, steps=10):
+    """(encoder changed, critic changed, informer changed, sorted part names) of each step."""
     method, rng, idx = trainer.method, Rng.seeded(0), torch.arange(64)
     trained = []
-    for step in range(10):
-        enc, crit, disc = _params(method.encoder), _params(method.critic), _params(method.discriminator)
+    for step in range(steps):
+        enc, crit, info = _params(method.encoder), _params(method.critic), _params(method.informer)
         parts = method.train_step(trainer.images[idx], StepContext(0, step, rng, idx))
         trained.append((_changed(enc, method.encoder), _changed(crit, method.critic),
-                        _changed(disc, method.discriminator), sorted(parts)))
-    critic_step = (False, True, False, ["critic", "gp", "wasserstein"])
+                        _changed(info, method.informer), sorted(parts)))
+    return trained
+
+
+CRITIC_STEP = (False, True, False, ["critic", "gp", "wasserstein"])
+
+
+def test_four_critic_steps_then_one_encoder_step(digits):
+    trainer = Trainer(load_config(None, quick(), method="dccs"), digits, progress=False)
     encoder_step = (True, False, True, ["aug", "loss", "mi", "prior"])
-    assert trained == [critic_step] * 4 + [encoder_step] + [critic_step] * 4 + [encoder_step]
+    assert _schedule(trainer) == [CRITIC_STEP] * 4 + [encoder_step] + [CRITIC_STEP] * 4 + [encoder_step]
+
+
+@pytest.mark.parametrize("sets, parts, informer_trains", [
+    (["objective.beta_mi=0", "objective.beta_aug=0"], ["loss", "prior"], False),  # Table 5, M1
+    (["objective.beta_aug=0"], ["loss", "mi", "prior"], True),  # M2
+    (["objective.beta_mi=0"], ["aug", "loss", "prior"], False),  # M3
+    (["objective.information=decoder"], ["aug", "loss", "prior", "rec"], True),  # Table 11
+])
+def test_ablations_and_the_decoder_variant_train_only_their_terms(digits, sets, parts, informer_trains):
+    trainer = Trainer(load_config(None, quick(*sets), method="dccs"), digits, progress=False)
+    assert _schedule(trainer, 5) == [CRITIC_STEP] * 4 + [(True, False, informer_trains, parts)]
+    assert trainer.method.watched_loss == ("aug" if "aug" in parts else "loss")
+
+
+def test_the_decoder_reconstructs_the_clean_view_it_encodes(digits):
+    from infoclust.losses import reconstruction_loss
+
+    trainer = Trainer(load_config(None, quick("objective.information=decoder"), method="dccs"), digits, progress=False)
+    method, idx = trainer.method, torch.arange(64)
+    assert "decoder" in method.state_dict() and "discriminator" not in method.state_dict()
+    clean = method.views.clean(trainer.images[idx])
+    method.encoder.train()
+    z, _, _ = method._encode(clean)
+    first = reconstruction_loss(method.informer(z), clean).item()
+    for step in range(4, 200, 5):  # encoder steps only: the reconstruction error must fall
+        method.train_step(trainer.images[idx], StepContext(0, step, Rng.seeded(step), idx))
+    with torch.no_grad():
+        z, _, _ = method._encode(clean)
+        assert reconstruction_loss(method.informer(z), clean).item() < 0.6 * first
+
+
+@pytest.mark.parametrize("name, size, width", [("conv28", 28, 8), ("conv28", 16, 8), ("resnet32", 32, 4),
+                                               ("resnet96", 96, 2)])
+def test_decoders_map_z_to_an_image_of_the_input_shape(name, size, width):
+    from infoclust.models.dccs import build_decoder
+
+    out = build_decoder(name, 60, 2, size, width)(torch.randn(3, 60))
+    assert out.shape == (3, 2, size, size) and out.abs().max() <= 1
+
+
+def test_sobel_views_are_the_edges_of_the_normalised_image(digits):
+    trainer = Trainer(load_config(None, quick("views.sobel=true"), method="dccs"), digits, progress=False)
+    views = trainer.method.views
+    flat = torch.full((2, 1, 8, 8), 77, dtype=torch.uint8)
+    assert views.clean(flat).shape == (2, 2, 12, 12)
+    assert views.clean(flat)[..., 1:-1, 1:-1].abs().max() < 1e-6  # no edges inside a flat image
+    step = torch.zeros(1, 1, 12, 12, dtype=torch.uint8)
+    step[..., 6:] = 255  # a vertical edge from −1 to 1: |dx| = (1 + 2 + 1)·2 / 8 = 1 across it
+    edges = AugmentViews(size=12, sobel=True).clean(step)
+    assert edges[0, 0, 3:9, 5:7].abs().min() == pytest.approx(1.0) and edges[0, 1, 3:9].abs().max() < 1e-6
+    assert _schedule(trainer, 5)[-1][0]  # the 2-channel encoder trains
 
 
 def test_prior_codes_are_a_gaussian_style_and_a_one_hot_category(digits):
@@ -175,3 +233,17 @@ def test_the_collapse_check_watches_the_augmentation_term(digits):
     trainer.window.add({"loss": torch.tensor(1.0), "aug": torch.tensor(0.25)})
     trainer._log_window(tqdm(disable=True), 1.0)
     assert trainer.state.recent_losses == [0.25]  # the augmentation KL, not the adversarial loss
+
+
+def test_the_decoder_variant_resumes_exactly(digits, tmp_path, monkeypatch):
+    from infoclust.methods.dccs import DCCS
+    from infoclust.runs import RunDir
+    from tests.conftest import kill_and_resume
+
+    cfg = load_config(None, quick("objective.information=decoder", "views.sobel=true", "train.epochs=2",
+                                  "train.checkpoint_every=7"), method="dccs", seed=4)
+    full, resumed = kill_and_resume(cfg, tmp_path, DCCS, 17, monkeypatch)
+    assert resumed["acc"] == full["acc"] and resumed["cluster_sizes"] == full["cluster_sizes"]
+    a, b = (RunDir(tmp_path / r).load_checkpoint()["method"] for r in ("full", "cut"))
+    for name, tensor in a["decoder"].items():
+        assert torch.equal(tensor, b["decoder"][name]), name

@@ -7,15 +7,17 @@ estimated by a discriminator on (intermediate activation, Z) pairs with the Jens
 and the consistency KL(Zc(x) ‖ Zc(aug(x))). As the DCCS code: of every ``critic_steps + 1`` global
 steps the last trains the encoder and the discriminator (one Adam) and the others the critic (its
 own Adam); the critic's Z is computed without gradient by the training-mode encoder on the clean
-view. A sample's cluster is the argmax of Zc.
+view. A sample's cluster is the argmax of Zc. Variants: a decoder's reconstruction in place of
+the MI term (``objective.information``), Sobel input (``views.sobel``), and any term dropped by a
+zero weight (the ablation of Table 5).
 """
 from __future__ import annotations
 
 import torch
 
 from ..distributed import DistContext, synchronise_batchnorm
-from ..losses import augmentation_kl, gradient_penalty, jsd_mi_loss
-from ..models.dccs import build_encoder, mlp_critic
+from ..losses import augmentation_kl, gradient_penalty, jsd_mi_loss, reconstruction_loss
+from ..models.dccs import build_decoder, build_encoder, mlp_critic
 from .base import MethodSpec, StepContext, register
 from .dccs_config import PRESET, DCCSRunConfig, build_views, resolve, validate
 
@@ -24,24 +26,29 @@ CRITIC_LIMIT = 1e4  # |Wasserstein estimate| or gradient penalty above this: the
 
 
 class DCCS:
-    """The encoder, the critic and the MI discriminator, with their two optimisers."""
+    """The encoder, the critic and the MI discriminator (or the decoder), with their two optimisers."""
 
     report_head = HEAD
-    watched_loss = "aug"  # the adversarial terms keep moving; KL(Zc(x) ‖ Zc(aug x)) goes flat at 0 in a collapse
 
     def __init__(self, cfg: DCCSRunConfig, sample_shape: tuple[int, ...], device: torch.device,
                  dist: DistContext = DistContext()):
         self.cfg, self.device = cfg, device
-        m = cfg.model
+        m, o = cfg.model, cfg.objective
         self.views = build_views(cfg, sample_shape[0])
-        channels = 1 if cfg.views.grey else sample_shape[0]
-        encoder = build_encoder(m.encoder, channels, cfg.views.input_size, m.style_dim, m.n_clusters, m.width)
+        channels, size = self.views.channels(sample_shape[0]), cfg.views.input_size
+        encoder = build_encoder(m.encoder, channels, size, m.style_dim, m.n_clusters, m.width)
         self.encoder = synchronise_batchnorm(encoder, dist).to(device)
         z_dim = m.style_dim + m.n_clusters
         self.critic = mlp_critic(z_dim).to(device)
-        self.discriminator = mlp_critic(encoder.act_dim + z_dim).to(device)
+        # what keeps Z informative: state key "discriminator" (on (act, Z) pairs) or "decoder" (Z → image)
+        self.informer_name = o.information
+        informer = mlp_critic(encoder.act_dim + z_dim) if o.information == "discriminator" else \
+            synchronise_batchnorm(build_decoder(m.encoder, z_dim, channels, size, m.width), dist)
+        self.informer = informer.to(device)
+        # the adversarial terms keep moving; KL(Zc(x) ‖ Zc(aug x)) goes flat at 0 in a collapse
+        self.watched_loss = "aug" if o.beta_aug > 0 else "loss"
         betas = tuple(cfg.train.betas)
-        self.optimizer = torch.optim.Adam([*self.encoder.parameters(), *self.discriminator.parameters()],
+        self.optimizer = torch.optim.Adam([*self.encoder.parameters(), *self.informer.parameters()],
                                           lr=cfg.train.lr, betas=betas)
         self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=cfg.train.lr, betas=betas)
 
@@ -96,13 +103,13 @@ class DCCS:
 
     def state_dict(self) -> dict:
         return {"encoder": self.encoder.state_dict(), "critic": self.critic.state_dict(),
-                "discriminator": self.discriminator.state_dict(), "optimizer": self.optimizer.state_dict(),
+                self.informer_name: self.informer.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "critic_optimizer": self.critic_optimizer.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         self.encoder.load_state_dict(state["encoder"])
         self.critic.load_state_dict(state["critic"])
-        self.discriminator.load_state_dict(state["discriminator"])
+        self.informer.load_state_dict(state[self.informer_name])
         self.optimizer.load_state_dict(state["optimizer"])
         self.critic_optimizer.load_state_dict(state["critic_optimizer"])
 
@@ -135,20 +142,27 @@ class DCCS:
         return {"critic": loss.detach(), "gp": gp.detach(), "wasserstein": wasserstein.detach()}
 
     def _encoder_step(self, samples: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:
+        """The weighted sum of the prior term and whichever of "mi" / "rec" and "aug" have a
+        weight above zero; each term is returned unweighted under its name."""
         o = self.cfg.objective
-        z, logits, act = self._encode(self.views.clean(samples))
-        _, aug_logits, _ = self.encoder(self.views.augmented(samples, ctx.rng))
-        prior = -self.critic(z).mean()
-        shuffled = z[ctx.rng.rand(len(z)).argsort()]
-        mi = jsd_mi_loss(self.discriminator(torch.cat([act, z], dim=1)),
-                         self.discriminator(torch.cat([act, shuffled], dim=1)))
-        aug = augmentation_kl(logits, aug_logits)
-        loss = o.beta_adv * prior + o.beta_mi * mi + o.beta_aug * aug
+        clean = self.views.clean(samples)
+        z, logits, act = self._encode(clean)
+        aug_logits = self.encoder(self.views.augmented(samples, ctx.rng))[1] if o.beta_aug > 0 else None
+        terms = {"prior": (o.beta_adv, -self.critic(z).mean())}
+        if self.informer_name == "discriminator" and o.beta_mi > 0:
+            shuffled = z[ctx.rng.rand(len(z)).argsort()]
+            terms["mi"] = (o.beta_mi, jsd_mi_loss(self.informer(torch.cat([act, z], dim=1)),
+                                                  self.informer(torch.cat([act, shuffled], dim=1))))
+        if self.informer_name == "decoder" and o.beta_rec > 0:
+            terms["rec"] = (o.beta_rec, reconstruction_loss(self.informer(z), clean))
+        if aug_logits is not None:
+            terms["aug"] = (o.beta_aug, augmentation_kl(logits, aug_logits))
+        loss = sum(weight * value for weight, value in terms.values())
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        ctx.dist.average_gradients([*self.encoder.parameters(), *self.discriminator.parameters()])
+        ctx.dist.average_gradients([*self.encoder.parameters(), *self.informer.parameters()])
         self.optimizer.step()
-        return {"loss": loss.detach(), "prior": prior.detach(), "mi": mi.detach(), "aug": aug.detach()}
+        return {"loss": loss.detach(), **{name: value.detach() for name, (_, value) in terms.items()}}
 
 
 SUMMARY = "DCCS: category-style code Z = [Zs, Zc] with a prior matched by a WGAN-GP critic, JSD MI and augmentation KL (Zhao et al. 2020)"

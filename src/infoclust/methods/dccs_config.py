@@ -17,6 +17,7 @@ from ..models.dccs import ENCODER_SIZES, ENCODERS
 from ..views import AugmentViews, Jitter
 
 ASSIGNMENTS = ("argmax",)  # how a sample's cluster is read from Z (paper Table 4)
+INFORMATION = ("discriminator", "decoder")  # what keeps Z informative of the image
 
 
 @dataclass
@@ -44,18 +45,24 @@ class DCCSViewConfig:
     channel_shuffle: bool | None = None
     grey: bool | None = None  # colour images become grey after the channel shuffle (the paper, §4.1)
     jitter: list[float] = field(default_factory=lambda: [0.4, 0.4, 0.4, 0.125])
+    sobel: bool = False  # the encoder sees the Sobel edges of both views (paper Tables 14, 15)
 
 
 @dataclass
 class DCCSObjectiveConfig:
     """Weights of the encoder's loss β_adv·prior + β_mi·MI + β_aug·augmentation, the critic's
-    gradient penalty λ_gp, and the critic steps per encoder step."""
+    gradient penalty λ_gp, and the critic steps per encoder step. ``information``: what keeps Z
+    informative of the image, the MI ``discriminator`` (the paper's) or a ``decoder`` whose
+    reconstruction error, weighted by β_rec, replaces the MI term (Appendix D, Tables 11–13).
+    A zero weight drops its term and its network's work (the ablation of Table 5)."""
 
     beta_adv: float | None = None  # 1 (tiny images: 2)
     beta_mi: float = 0.5
     beta_aug: float | None = None  # 2 for grey data, 4 for colour (the DCCS README)
     lambda_gp: float = 10.0
     critic_steps: int = 4
+    information: str = "discriminator"
+    beta_rec: float = 5.0  # the paper's best weight for the decoder's reconstruction loss
 
 
 @dataclass
@@ -139,9 +146,11 @@ def validate(cfg: DCCSRunConfig, sample_shape: tuple[int, ...], n_samples: int |
     if len(v.jitter) != 4 or any(j < 0 for j in v.jitter):
         raise ConfigError(f"views.jitter = {v.jitter}: expected [brightness, contrast, saturation, hue] ≥ 0")
     for key, value in (("beta_adv", o.beta_adv), ("beta_mi", o.beta_mi), ("beta_aug", o.beta_aug),
-                       ("lambda_gp", o.lambda_gp)):
+                       ("lambda_gp", o.lambda_gp), ("beta_rec", o.beta_rec)):
         if value < 0:
             raise ConfigError(f"objective.{key} = {value}: expected ≥ 0")
+    if o.information not in INFORMATION:
+        raise ConfigError(f"objective.information = '{o.information}': expected one of {', '.join(INFORMATION)}")
     if o.critic_steps < 0:
         raise ConfigError(f"objective.critic_steps = {o.critic_steps}: expected 0 or more critic steps per encoder step")
     if len(t.betas) != 2 or not all(0 <= b < 1 for b in t.betas):
@@ -151,4 +160,5 @@ def validate(cfg: DCCSRunConfig, sample_shape: tuple[int, ...], n_samples: int |
 def build_views(cfg: DCCSRunConfig, channels: int) -> AugmentViews:
     v = cfg.views
     return AugmentViews(size=v.input_size, scale=tuple(v.scale), ratio=tuple(v.ratio), flip_p=v.flip_p,
-                        channel_shuffle=v.channel_shuffle and channels == 3, grey=v.grey, jitter=Jitter(*v.jitter))
+                        channel_shuffle=v.channel_shuffle and channels == 3, grey=v.grey, jitter=Jitter(*v.jitter),
+                        sobel=v.sobel)

@@ -1,6 +1,7 @@
-"""DCCS's networks (Zhao et al. 2020, Tables 6–10): an encoder whose output splits into a style
-code Zs (linear) and category logits (Zc = their softmax), the critic of the prior matching and the
-discriminator of the mutual-information estimate.
+"""DCCS's networks (Zhao et al. 2020, Tables 6–10, 12, 13): an encoder whose output splits into a
+style code Zs (linear) and category logits (Zc = their softmax), the critic of the prior matching,
+the discriminator of the mutual-information estimate, and the decoder of the variant that
+reconstructs the image instead.
 
 Every encoder maps N×C×S×S to (zs N×Ds, category logits N×K, act N×A): ``act`` is the intermediate
 activation the discriminator pairs with Z. Convolutions and linear layers start Xavier-normal, as
@@ -98,6 +99,77 @@ class ResNetEncoder(nn.Module):
         return out[:, :self.style_dim], out[:, self.style_dim:], features.flatten(1)
 
 
+class ConvDecoder(nn.Module):
+    """Table 12 (Fashion-MNIST, as ClusterGAN's generator): FC → 16w, BN, LReLU; FC → 2w×s×s, BN,
+    LReLU; Deconv4×4/2 → w, BN, LReLU; Deconv4×4/2 → C, tanh, with s = size / 4 (7 at 28 px;
+    a side not divisible by 4 is resized at the end). Z (N×D) → N×C×size×size in [−1, 1]."""
+
+    def __init__(self, z_dim: int, channels: int, size: int, width: int = 64):
+        super().__init__()
+        self.size, self.side, self.width = size, max(size // 4, 1), width
+        self.fc = nn.Sequential(
+            nn.Linear(z_dim, 16 * width, bias=False), nn.BatchNorm1d(16 * width), nn.LeakyReLU(LEAK),
+            nn.Linear(16 * width, 2 * width * self.side ** 2, bias=False), nn.BatchNorm1d(2 * width * self.side ** 2),
+            nn.LeakyReLU(LEAK),
+        )
+        self.deconv = nn.Sequential(
+            nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False), nn.BatchNorm2d(width), nn.LeakyReLU(LEAK),
+            nn.ConvTranspose2d(width, channels, 4, 2, 1), nn.Tanh(),
+        )
+        _init(self)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.deconv(self.fc(z).view(len(z), 2 * self.width, self.side, self.side))
+        return _to_side(x, self.size)
+
+
+class _UpBlock(nn.Module):
+    """SNGAN's generator block: BN, ReLU, 2× nearest upsampling, conv3×3, BN, ReLU, conv3×3;
+    shortcut 2× upsampling and conv1×1."""
+
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        self.residual = nn.Sequential(
+            nn.BatchNorm2d(c_in), nn.ReLU(), nn.Upsample(scale_factor=2), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(c_out), nn.ReLU(), nn.Conv2d(c_out, c_out, 3, 1, 1),
+        )
+        self.shortcut = nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(c_in, c_out, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.residual(x) + self.shortcut(x)
+
+
+class ResNetDecoder(nn.Module):
+    """Table 13 (CIFAR-10, as SNGAN's generator): FC → w₀×s×s, residual up-blocks through
+    ``widths`` (each doubling the side), BN, ReLU, conv3×3 → C, tanh, with s = size / 2**len(widths).
+    32 px: w₀ = 512, widths (512, 256, 128); 96 px (not in the paper): widths (512, 256, 128, 64)
+    from 6×6, mirroring Table 8. Z (N×D) → N×C×size×size in [−1, 1]."""
+
+    def __init__(self, z_dim: int, channels: int, size: int, widths: tuple[int, ...]):
+        super().__init__()
+        self.size, self.c0 = size, widths[0]
+        self.side = max(size // 2 ** len(widths), 1)
+        self.fc = nn.Linear(z_dim, self.c0 * self.side ** 2)
+        blocks, c_in = [], self.c0
+        for c_out in widths:
+            blocks.append(_UpBlock(c_in, c_out))
+            c_in = c_out
+        self.blocks = nn.Sequential(*blocks, nn.BatchNorm2d(c_in), nn.ReLU(), nn.Conv2d(c_in, channels, 3, 1, 1),
+                                    nn.Tanh())
+        _init(self)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.blocks(self.fc(z).view(len(z), self.c0, self.side, self.side))
+        return _to_side(x, self.size)
+
+
+def _to_side(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize N×C×h×w to N×C×size×size when the network's side differs (bilinear)."""
+    if x.shape[-1] == size:
+        return x
+    return nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+
+
 def mlp_critic(in_dim: int, hidden: tuple[int, int] = (1024, 512)) -> nn.Sequential:
     """Table 9 (critic) and Table 10 (MI discriminator on (act, Z)): in → 1024 → 512 → 1 with
     LeakyReLU 0.2 and no normalisation; one logit / score per row."""
@@ -119,3 +191,14 @@ def build_encoder(name: str, channels: int, size: int, style_dim: int, n_cluster
     w = width or (128 if name == "resnet32" else 64)
     widths = (w, 2 * w, 4 * w) if name == "resnet32" else (w, 2 * w, 4 * w, 8 * w)
     return ResNetEncoder(channels, size, style_dim, n_clusters, widths)
+
+
+def build_decoder(name: str, z_dim: int, channels: int, size: int, width: int | None) -> nn.Module:
+    """The decoder matching encoder ``name`` (Tables 12, 13): Z (N×z_dim) → N×channels×size×size;
+    ``width`` the encoder's (None = the paper's), which scales the decoder alike."""
+    if name == "conv28":
+        return ConvDecoder(z_dim, channels, size, width or 64)
+    base = width or (128 if name == "resnet32" else 64)
+    top = 4 * base if name == "resnet32" else 8 * base  # 512 at the paper's widths
+    widths = (top, top // 2, top // 4) if name == "resnet32" else (top, top // 2, top // 4, top // 8)
+    return ResNetDecoder(z_dim, channels, size, widths)
