@@ -145,3 +145,23 @@ def test_the_shipped_kl_weight_spec_changes_only_the_weight_of_the_peng_digits_c
         assert cell.objective.regularizers[0].weight in (0.001, 0.01)
         cell.objective.regularizers[0].weight = reference.objective.regularizers[0].weight
         assert cell == reference
+
+
+def test_the_shipped_dccs_ablation_spec_drops_one_term_per_row_of_table_5():
+    spec = load_grid("configs/dccs-ablation-fashion-mnist.yaml")
+    recipe = load_config("configs/dccs-fashion-mnist-cpu.yaml", [])
+    weights = []
+    for row in spec.rows:
+        cfg = cell_config(spec, row, "fashion-mnist", 0)
+        assert (cfg.model, cfg.views, cfg.train.lr, cfg.train.budget_minutes) == (
+            recipe.model, recipe.views, recipe.train.lr, 60)
+        weights.append((cfg.objective.beta_adv, cfg.objective.beta_mi, cfg.objective.beta_aug))
+    adv, mi, aug = recipe.objective.beta_adv, recipe.objective.beta_mi, recipe.objective.beta_aug
+    assert weights == [(adv, 0, 0), (adv, mi, 0), (adv, 0, aug), (adv, mi, aug)]
+
+
+def test_the_shipped_digits_comparison_gives_every_method_the_same_budget():
+    spec = load_grid("configs/compare-digits.yaml")
+    cells = [cell_config(spec, row, "digits", 0) for row in spec.rows]
+    assert [c.method for c in cells] == ["dccs", "iic", "imsat"]
+    assert {(c.train.budget_minutes, c.train.epochs) for c in cells} == {(2, 100000)}
