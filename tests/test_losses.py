@@ -168,3 +168,85 @@ def test_reconstruction_loss_is_the_mean_squared_error_per_pixel():
     assert reconstruction_loss(target, target).item() == 0
     with pytest.raises(ValueError, match=r"expected a reconstruction of the target's shape \(2, 1, 2, 2\)"):
         reconstruction_loss(torch.zeros(2, 1, 3, 3), target)
+
+
+# ----------------------------------------------------------------------------- IMC-SwAV
+def _sinkhorn_by_hand(scores, eps, iters):
+    """SwAV's distributed_sinkhorn written out in float64, one process."""
+    q = torch.exp(scores.double() / eps).T  # k'×B
+    q /= q.sum()
+    k, b = q.shape
+    for _ in range(iters):
+        q /= q.sum(dim=1, keepdim=True)
+        q /= k
+        q /= q.sum(dim=0, keepdim=True)
+        q /= b
+    return (q * b).T
+
+
+@pytest.mark.parametrize("iters", [1, 3, 10])
+def test_sinkhorn_equals_swav_iteration_written_out(iters):
+    from infoclust.losses import sinkhorn
+
+    scores = torch.randn(24, 7, generator=torch.Generator().manual_seed(0)).clamp(-1, 1)
+    codes = sinkhorn(scores, eps=0.05, iters=iters)
+    assert codes.dtype == scores.dtype and codes.shape == (24, 7)
+    assert torch.allclose(codes.double(), _sinkhorn_by_hand(scores, 0.05, iters), atol=1e-6)
+    assert torch.allclose(codes.sum(dim=1), torch.ones(24), atol=1e-5)  # each sample's code sums to 1
+
+
+def test_sinkhorn_converges_to_both_marginals_and_survives_tiny_eps():
+    from infoclust.losses import sinkhorn
+
+    scores = torch.randn(30, 6, generator=torch.Generator().manual_seed(1))
+    codes = sinkhorn(scores, eps=0.5, iters=200).double()
+    assert torch.allclose(codes.sum(dim=1), torch.ones(30, dtype=torch.float64), atol=1e-6)
+    assert torch.allclose(codes.sum(dim=0), torch.full((6,), 30 / 6, dtype=torch.float64), atol=1e-4)
+    # exp(100 / 1e-3) overflows any float: the log-domain iteration stays finite and sharp
+    sharp = sinkhorn(scores * 100, eps=1e-3, iters=3)
+    assert torch.isfinite(sharp).all() and torch.allclose(sharp.sum(dim=1), torch.ones(30), atol=1e-5)
+    assert (sharp.max(dim=1).values > 0.99).float().mean() > 0.8
+
+
+def test_sinkhorn_refuses_a_vector():
+    from infoclust.losses import sinkhorn
+
+    with pytest.raises(ValueError, match="expected B×k' scores"):
+        sinkhorn(torch.zeros(5))
+
+
+def test_swapped_prediction_averages_every_other_view_by_hand():
+    from infoclust.losses import swapped_prediction_loss
+
+    q0, q1 = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.5, 0.5]])
+    u = [torch.tensor([[0.0, 0.0]]), torch.tensor([[0.1, 0.0]]), torch.tensor([[0.0, 0.2]])]
+    ce = lambda q, s: -(q * torch.log_softmax(s / 0.1, dim=1)).sum()  # noqa: E731
+    expected = (ce(q0, u[1]) + ce(q0, u[2]) + ce(q1, u[0]) + ce(q1, u[2])) / 4
+    assert swapped_prediction_loss([q0, q1], u, temperature=0.1).item() == pytest.approx(expected.item())
+    with pytest.raises(ValueError, match="V ≥ 2 views"):
+        swapped_prediction_loss([q0], [u[0]])
+
+
+def test_imc_mi_loss_hand_computed_and_beta_one_is_minus_mi():
+    from infoclust.losses import imc_mi_loss
+
+    # two samples, classifier certain, prototype scores giving P_U = (3/4, 1/4) and (1/4, 3/4)
+    logits = torch.tensor([[30.0, -30.0], [-30.0, 30.0]])
+    scores = torch.tensor([[math.log(3.0), 0.0], [0.0, math.log(3.0)]]) * 0.1  # divided by τ = 0.1 below
+    joint = torch.tensor([[3 / 8, 1 / 8], [1 / 8, 3 / 8]])
+    p = torch.tensor([0.5, 0.5])
+    h_y_given_u = -(joint * (joint / p[None]).log()).sum()
+    h_y = math.log(2)
+    mi = h_y - h_y_given_u
+    assert imc_mi_loss(logits, scores, beta=4.0).item() == pytest.approx((h_y_given_u - 4 * h_y).item(), abs=1e-6)
+    assert imc_mi_loss(logits, scores, beta=1.0).item() == pytest.approx(-mi.item(), abs=1e-6)
+    # independent Y and U: I = 0
+    assert imc_mi_loss(torch.zeros(4, 3), torch.randn(4, 5), beta=1.0).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_logit_penalty_counts_only_the_excess_over_the_bound():
+    from infoclust.losses import logit_penalty
+
+    logits = torch.tensor([[6.0, -7.0, 1.0], [0.0, 4.9, -5.0]])
+    assert logit_penalty(logits).item() == pytest.approx((1 + 2) / 2)
+    assert logit_penalty(logits.clamp(-5, 5)).item() == 0

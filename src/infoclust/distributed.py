@@ -80,6 +80,15 @@ class DistContext:
         dist.all_reduce(values)
         return values / self.world_size
 
+    def combine(self, t: torch.Tensor, op: str) -> torch.Tensor:
+        """``t`` combined over processes with ``op`` "sum" or "max" (not differentiable; ``t`` itself
+        in one process): the whole-batch sums and maxima of Sinkhorn's codes."""
+        if not self.active:
+            return t
+        out = t.clone()
+        dist.all_reduce(out, op={"sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX}[op])
+        return out
+
     def any(self, flag: bool, device: torch.device) -> bool:
         """True on every process when ``flag`` is true on any (a stop all processes agree on)."""
         if not self.active:
