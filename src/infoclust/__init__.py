@@ -1,6 +1,6 @@
 """infoclust: cluster unlabelled images by maximising mutual information.
 
-Python API: ``infoclust.IIC``, ``infoclust.IMSAT`` and ``infoclust.DCCS`` (scikit-learn style), ``infoclust.train`` (config → run folder),
+Python API: ``infoclust.IIC``, ``infoclust.IMSAT``, ``infoclust.DCCS`` and ``infoclust.IMCSwAV`` (scikit-learn style), ``infoclust.train`` (config → run folder),
 ``infoclust.load_run`` (run folder → trained model), ``infoclust.losses`` (standalone losses).
 """
 __version__ = "0.1.0"
@@ -15,7 +15,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from .api import ClusteringEstimator  # noqa: E402
 from .methods.info_estimators import IIC, IMSAT  # noqa: E402
 from .methods.dccs_estimator import DCCS  # noqa: E402
+from .methods.imc_swav_estimator import IMCSwAV  # noqa: E402
 from .engine import load_trainer as load_run  # noqa: E402
 from .engine import train  # noqa: E402
 
-__all__ = ["ClusteringEstimator", "DCCS", "IIC", "IMSAT", "load_run", "train", "__version__"]
+__all__ = ["ClusteringEstimator", "DCCS", "IIC", "IMCSwAV", "IMSAT", "load_run", "train", "__version__"]

@@ -305,25 +305,91 @@ class AugmentViews:
 
 
 def resized_crop_params(n: int, height: int, width: int, scale: tuple[float, float], ratio: tuple[float, float],
-                        flip_p: float, rng: Rng | torch.Generator) -> torch.Tensor:
+                        flip_p: float, rng: Rng | torch.Generator, groups: int = 1) -> torch.Tensor:
     """Per-sample 2×3 affine matrices (N×2×3) of a random resized crop with optional flip.
 
     Area fraction uniform in ``scale``, log aspect ratio (width / height) uniform in log ``ratio``,
     position uniform where the crop fits. torchvision draws up to ten times until the crop fits and
     then falls back to the centre; here a crop wider or taller than the image is clipped to it (one
     draw, no loop), which shifts a little probability to full-width or full-height crops.
+    ``groups``: the n rows are that many equal blocks (copies of one batch), sharded alike (``Rng``).
     """
     rng = Rng.of(rng)
-    area = _uniform(n, scale[0], scale[1], rng) * height * width
-    log_r = _uniform(n, math.log(ratio[0]), math.log(ratio[1]), rng)
+    area = _uniform(n, scale[0], scale[1], rng, groups) * height * width
+    log_r = _uniform(n, math.log(ratio[0]), math.log(ratio[1]), rng, groups)
     crop_w = (area * log_r.exp()).sqrt().clamp(max=width)
     crop_h = (area / log_r.exp()).sqrt().clamp(max=height)
-    off_x = (rng.rand(n) - 0.5) * (width - crop_w)
-    off_y = (rng.rand(n) - 0.5) * (height - crop_h)
-    flip = torch.where(_bernoulli(n, flip_p, rng), -1.0, 1.0)
+    off_x = (rng.rand(n, groups=groups) - 0.5) * (width - crop_w)
+    off_y = (rng.rand(n, groups=groups) - 0.5) * (height - crop_h)
+    flip = torch.where(_bernoulli(n, flip_p, rng, groups), -1.0, 1.0)
     theta = torch.zeros(n, 2, 3, device=rng.device)
     theta[:, 0, 0] = crop_w / width * flip
     theta[:, 1, 1] = crop_h / height
     theta[:, 0, 2] = off_x * 2 / width
     theta[:, 1, 2] = off_y * 2 / height
     return theta
+
+
+@dataclass(frozen=True)
+class CropGroup:
+    """``count`` views of side ``size`` px, each a random resized crop of area fraction in ``scale``."""
+
+    count: int
+    size: int
+    scale: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class MultiCropViews:
+    """SwAV's multi-crop (IMC-SwAV's ``datasets.py``): per view, a left-right flip (``flip_p``), a
+    random resized crop (aspect ratio in ``ratio``) to its group's side, colour jitter with
+    probability ``jitter_p``, greyscale with probability ``grey_p`` (colour images), then
+    normalisation by ``mean`` and ``std`` per channel. The evaluation view is the whole image,
+    resized to ``eval_size`` when given, normalised alike."""
+
+    groups: tuple[CropGroup, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    ratio: tuple[float, float] = (3 / 4, 4 / 3)
+    flip_p: float = 0.5
+    jitter: Jitter = Jitter(0.4, 0.4, 0.4, 0.1)
+    jitter_p: float = 0.8
+    grey_p: float = 0.25
+    eval_size: int | None = None
+
+    @property
+    def n_views(self) -> int:
+        return sum(g.count for g in self.groups)
+
+    def _normalise(self, x: torch.Tensor) -> torch.Tensor:
+        mean = torch.tensor(self.mean, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
+        return (x - mean) / std
+
+    def clean(self, images: torch.Tensor) -> torch.Tensor:
+        """B uint8 images → B×C×S×S, the whole image (S = ``eval_size`` or its own side), normalised."""
+        x = to_float(images)
+        if self.eval_size and (x.shape[-1] != self.eval_size or x.shape[-2] != self.eval_size):
+            x = F.interpolate(x, size=(self.eval_size, self.eval_size), mode="bilinear", align_corners=False,
+                              antialias=True)
+        return self._normalise(x)
+
+    def crops(self, images: torch.Tensor, rng: Rng | torch.Generator) -> list[torch.Tensor]:
+        """B uint8 images → ``n_views`` tensors, B×C×size×size each, the groups in order; every view
+        of every image draws its own parameters (one ``grid_sample`` per group)."""
+        x, rng = to_float(images), Rng.of(rng)
+        b, c, h, w = x.shape
+        views: list[torch.Tensor] = []
+        for group in self.groups:
+            n = b * group.count
+            theta = resized_crop_params(n, h, w, group.scale, self.ratio, self.flip_p, rng, groups=group.count)
+            grid = F.affine_grid(theta, [n, c, group.size, group.size], align_corners=False)
+            out = F.grid_sample(x.repeat(group.count, 1, 1, 1), grid, mode="bilinear", padding_mode="border",
+                                align_corners=False)
+            jittered = color_jitter(out, self.jitter, rng, groups=group.count)
+            out = torch.where(_bernoulli(n, self.jitter_p, rng, group.count).view(n, 1, 1, 1), jittered, out)
+            if c == 3:
+                grey = greyscale(out).expand_as(out)
+                out = torch.where(_bernoulli(n, self.grey_p, rng, group.count).view(n, 1, 1, 1), grey, out)
+            views.extend(self._normalise(out).chunk(group.count))
+        return views

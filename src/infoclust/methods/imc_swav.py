@@ -1,0 +1,184 @@
+"""IMC-SwAV: information maximisation clustering by swapped assignments (Ntelemis et al. 2021).
+
+Every image gives V multi-crop views. A ResNet encodes each view; its projection, scored against
+k' unit prototypes, is trained by SwAV's swapped prediction: the equal-partition (Sinkhorn) code of
+each of the first views must be predicted from every other view's scores. A classifier on the
+encoder's features predicts K clusters and is trained to maximise I(Y; U) with the prototype
+assignments U of every view (eq. (6): H(Y|U) − β H(Y) over all V² view pairs), plus a penalty on
+logits beyond ±5. As the code, the classifier's input is detached by default, so the MI term shapes
+the classifier only (``objective.mi_trains_encoder``). A sample's cluster is the classifier's argmax
+on the whole image.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..distributed import DistContext, synchronise_batchnorm
+from ..losses import imc_mi_loss, logit_penalty, sinkhorn, swapped_prediction_loss
+from ..models.imc_swav import Prototypes, cifar_resnet, classifier, projection
+from .base import MethodSpec, StepContext, register
+from .imc_swav_config import PRESET, IMCRunConfig, build_views, resolve, validate
+
+HEAD = "y"  # the reported head: the classifier's clusters
+
+
+class IMCSwAV:
+    """The encoder, projection, prototypes and classifier with one Adam (a parameter group each,
+    as the code), the learning-rate schedule as a function of the step and epoch, and the queue."""
+
+    report_head = HEAD
+    watched_loss = "mi"  # the swapped loss keeps moving; H(Y|U) − βH(Y) goes flat at 0 when one cluster takes all
+
+    def __init__(self, cfg: IMCRunConfig, sample_shape: tuple[int, ...], device: torch.device,
+                 dist: DistContext = DistContext()):
+        self.cfg, self.device, self.dist = cfg, device, dist
+        m = cfg.model
+        self.views = build_views(cfg)
+        trunk, features = cifar_resnet(m.depth, sample_shape[0], m.width, m.max_pool)
+        self.encoder = synchronise_batchnorm(trunk, dist).to(device)
+        self.projection = projection(features, m.projection_hidden, m.projection_dim).to(device)
+        self.prototypes = Prototypes(m.projection_dim, m.prototypes).to(device)
+        self.classifier = synchronise_batchnorm(classifier(features, m.classifier_hidden, m.n_clusters), dist).to(device)
+        t = cfg.train
+        self.optimizer = torch.optim.Adam(
+            [{"params": module.parameters()} for module in self.modules.values()],
+            lr=t.lr, betas=tuple(t.betas), weight_decay=t.weight_decay)
+        # past embeddings of the assigned views (assign_views × L × D), this process's share
+        self.queue = torch.zeros(0, device=device)
+        self.queue_filled = 0  # rows of the queue that hold embeddings
+
+    @property
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {"encoder": self.encoder, "projection": self.projection, "prototypes": self.prototypes,
+                "classifier": self.classifier}
+
+    # ------------------------------------------------------------------ the contract
+    def prepare(self, samples: torch.Tensor) -> None:
+        """Nothing to precompute."""
+
+    def pass_name(self, epoch: int) -> str:
+        return "imc-swav"
+
+    def may_report(self, epoch: int) -> bool:
+        return True
+
+    def diagnose(self, parts: dict[str, float]) -> str | None:
+        """The codes have collapsed when the batch's codes pick fewer than 2 % of the prototypes
+        they could (at least 2)."""
+        used = parts.get("prototypes_used")
+        floor = max(2, min(self.cfg.train.batch_size // self.dist.world_size, self.cfg.model.prototypes) // 50)
+        if used is not None and used < floor:
+            return (f"the codes collapsed onto {used:.1f} of {self.cfg.model.prototypes} prototypes per batch (expected at "
+                    f"least {floor}); try a lower train.lr or a smaller objective.eps")
+        return None
+
+    def learning_rate(self, step: int, epoch: int) -> float:
+        """Linear warm-up over ``warmup_steps`` updates, then × gamma at each milestone epoch passed."""
+        t = self.cfg.train
+        if step < t.warmup_steps:
+            return t.lr * (step + 1) / t.warmup_steps
+        return t.lr * t.gamma ** sum(epoch >= m for m in t.milestones)
+
+    def train_step(self, samples: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:
+        """One update on the multi-crop views of b images: {"loss", "swav", "mi", "logits",
+        "prototypes_used"} (the last: distinct prototypes chosen by the first view's codes)."""
+        o, t = self.cfg.objective, self.cfg.train
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.learning_rate(ctx.step, ctx.epoch)
+        for module in self.modules.values():
+            module.train()
+        self.prototypes.normalise_()
+        features = self._encode_views(self.views.crops(samples, ctx.rng))
+        z = F.normalize(self.projection(torch.cat(features)), dim=1)
+        scores = list(self.prototypes(z).chunk(len(features)))
+        logits = list(self.classifier(torch.cat(features) if o.mi_trains_encoder else torch.cat(features).detach())
+                      .chunk(len(features)))
+        codes = self._codes(scores, z.detach().chunk(len(features)), ctx)
+        swav = swapped_prediction_loss(codes, scores, o.temperature)
+        mi_scores = scores if o.mi_trains_encoder else [u.detach() for u in scores]
+        mi = torch.stack([imc_mi_loss(y, u, o.beta, o.temperature, ctx.dist.reduce)
+                          for u in mi_scores for y in logits]).mean()
+        penalty = torch.stack([logit_penalty(y, o.logit_bound) for y in logits]).mean()
+        loss = swav + o.mi_weight * mi + o.logit_weight * penalty
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if ctx.step < t.freeze_prototypes_steps:
+            self.prototypes.weight.grad = None
+        ctx.dist.average_gradients([p for module in self.modules.values() for p in module.parameters()])
+        self.optimizer.step()
+        used = torch.tensor(float(codes[0].argmax(dim=1).unique().numel()), device=self.device)
+        return {"loss": loss.detach(), "swav": swav.detach(), "mi": mi.detach(), "logits": penalty.detach(),
+                "prototypes_used": used}
+
+    def _encode_views(self, views: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Encoder features (b×F) of each view, one forward pass per crop size."""
+        out: list[torch.Tensor] = []
+        start = 0
+        for group in self.views.groups:
+            batch = torch.cat(views[start:start + group.count])
+            out.extend(self.encoder(batch).chunk(group.count))
+            start += group.count
+        return out
+
+    @torch.no_grad()
+    def _codes(self, scores: list[torch.Tensor], embeddings: tuple[torch.Tensor, ...],
+               ctx: StepContext) -> list[torch.Tensor]:
+        """Sinkhorn codes (b×k') of the assigned views, over the global batch and, once it is full,
+        the queue of past embeddings (scored by the current prototypes); then the queue takes in
+        this batch's embeddings."""
+        o = self.cfg.objective
+        length = o.queue_length // ctx.dist.world_size
+        if length and ctx.epoch >= o.queue_start_epoch and self.queue.numel() == 0:
+            self.queue = torch.zeros(o.assign_views, length, embeddings[0].shape[1], device=self.device)
+        codes = []
+        for i in range(o.assign_views):
+            s = scores[i].detach()
+            b = len(s)
+            if self.queue.numel() and self.queue_filled >= length:
+                s = torch.cat([self.prototypes(self.queue[i]), s])
+            codes.append(sinkhorn(s, o.eps, o.sinkhorn_iters, ctx.dist.combine)[-b:])
+            if self.queue.numel():
+                self.queue[i] = torch.cat([embeddings[i], self.queue[i, :-b]])
+        if self.queue.numel():
+            self.queue_filled = min(self.queue_filled + len(scores[0]), length)
+        return codes
+
+    @torch.no_grad()
+    def selection_scores(self, samples: torch.Tensor, ctx: StepContext) -> None:
+        return None  # one classifier: nothing to choose
+
+    @torch.no_grad()
+    def predict(self, samples: torch.Tensor) -> dict[str, torch.Tensor]:
+        """B images → {"y": 1×B×K} the classifier's posteriors on the whole image, eval mode."""
+        self.encoder.eval()
+        self.classifier.eval()
+        return {HEAD: self.classifier(self.encoder(self.views.clean(samples))).softmax(dim=1)[None]}
+
+    @torch.no_grad()
+    def features(self, samples: torch.Tensor) -> torch.Tensor:
+        """B images → B×F encoder features of the whole image, eval mode."""
+        self.encoder.eval()
+        return self.encoder(self.views.clean(samples))
+
+    def state_dict(self) -> dict:
+        state = {name: module.state_dict() for name, module in self.modules.items()}
+        state["optimizer"] = self.optimizer.state_dict()
+        state["queue"] = self.queue.clone()
+        state["queue_filled"] = self.queue_filled
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        for name, module in self.modules.items():
+            module.load_state_dict(state[name])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.queue = state["queue"].to(self.device)
+        self.queue_filled = state["queue_filled"]
+
+
+SUMMARY = ("IMC-SwAV: SwAV's swapped prediction over multi-crop views with a classifier maximising "
+           "I(Y; U) with the prototype assignments (Ntelemis et al. 2021)")
+QUICK = {"model.width": 8, "model.prototypes": 30, "model.classifier_hidden": 64, "model.projection_hidden": 32,
+         "model.projection_dim": 16, "views.crop_sizes": [12, 8], "views.crop_counts": [2, 2],
+         "views.eval_size": 12, "train.batch_size": 64, "train.warmup_steps": 5, "train.freeze_prototypes_steps": 5}
+register(MethodSpec("imc-swav", IMCRunConfig, PRESET, resolve, validate, IMCSwAV, SUMMARY, QUICK))

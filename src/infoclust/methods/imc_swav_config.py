@@ -1,0 +1,188 @@
+"""IMC-SwAV's config sections, presets, resolution of automatic values from the data, and validation.
+
+Defaults are the paper's and its code's (``task_train.py`` argparse, README): ResNet-18 with the
+CIFAR stem, projection 512 → 128, k' = 1000 prototypes, classifier 1024 → 1024 → K; multi-crop
+2 × 28 + 4 × 18 px for 32-px images (2 × 76 + 4 × 52 for 96 px), scales (0.2, 1) and (0.08, 0.4);
+Sinkhorn ε 0.05 with 3 iterations, τ 0.1, β 4, logit penalty 0.01 beyond ±5; Adam 5e-4 with betas
+(0.8, 0.999) and weight decay 1e-5, batch 256, 500 epochs, linear warm-up over 500 updates with the
+prototypes frozen meanwhile, then ×0.4 at epochs 150, 300 and 400.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from ..config import RunConfig, TrainConfig, fill_defaults
+from ..errors import ConfigError, DataError
+from ..models.imc_swav import STAGES
+from ..views import CropGroup, Jitter, MultiCropViews
+
+# per-channel (mean, std) of the normalisation, by dataset name (the code's values); others: 0.5
+NORMALISATION = {
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)),
+    "cifar100-20": ((0.5071, 0.4867, 0.4408), (0.2675, 0.2565, 0.2761)),
+    "stl10": ((0.43, 0.42, 0.39), (0.27, 0.26, 0.27)),
+}
+CROP_SIDES = {32: [28, 18], 64: [56, 36], 96: [76, 52]}  # the code's multi-crop sizes by image side
+
+
+@dataclass
+class IMCModelConfig:
+    """``depth``: ResNet-18, 34 or 50; ``width``: the first stage's channels (None = 64);
+    ``max_pool``: a 2×2 max-pool after the stem (None = for images of 64 px or more, as the code)."""
+
+    depth: int = 18
+    width: int | None = None
+    max_pool: bool | None = None
+    n_clusters: int | None = None
+    prototypes: int = 1000
+    projection_hidden: int = 512
+    projection_dim: int = 128
+    classifier_hidden: int = 1024
+
+
+@dataclass
+class IMCViewConfig:
+    """Multi-crop: ``crop_counts[g]`` views of ``crop_sizes[g]`` px with area fraction in
+    ``crop_scales[g]`` per group g (the first group's views are the ones assigned codes).
+    ``eval_size``: side of the evaluation view (None = the image's own; tiny images: twice it)."""
+
+    crop_counts: list[int] = field(default_factory=lambda: [2, 4])
+    crop_sizes: list[int] | None = None
+    crop_scales: list[list[float]] = field(default_factory=lambda: [[0.2, 1.0], [0.08, 0.4]])
+    ratio: list[float] = field(default_factory=lambda: [3 / 4, 4 / 3])
+    flip_p: float | None = None  # None: 0.5 for colour images, 0 for grey (digits must not flip)
+    jitter: list[float] = field(default_factory=lambda: [0.4, 0.4, 0.4, 0.1])
+    jitter_p: float = 0.8
+    grey_p: float = 0.25
+    mean: list[float] | None = None  # None: the code's values for its datasets, 0.5 otherwise
+    std: list[float] | None = None
+    eval_size: int | None = None
+
+
+@dataclass
+class IMCObjectiveConfig:
+    """The swapped prediction (Sinkhorn ``eps``, ``sinkhorn_iters``, ``temperature`` τ, codes for
+    the first ``assign_views`` views, an optional ``queue_length`` of past embeddings used from
+    epoch ``queue_start_epoch``) plus ``mi_weight`` × (H(Y|U) − β H(Y)) over all view pairs plus
+    ``logit_weight`` × the excess of the classifier's logits over ±``logit_bound``.
+    ``mi_trains_encoder``: whether the MI term's gradient reaches the encoder and the prototypes
+    (the paper's text) or only the classifier (the code, which detaches its inputs: the default)."""
+
+    eps: float = 0.05
+    sinkhorn_iters: int = 3
+    temperature: float = 0.1
+    assign_views: int = 2
+    beta: float = 4.0
+    mi_weight: float = 1.0
+    logit_weight: float = 0.01
+    logit_bound: float = 5.0
+    mi_trains_encoder: bool = False
+    queue_length: int = 0
+    queue_start_epoch: int = 15
+
+
+@dataclass
+class IMCTrainConfig(TrainConfig):
+    """Adam's ``betas`` and ``weight_decay``; a linear warm-up of the learning rate over the first
+    ``warmup_steps`` updates (the prototypes stay fixed for ``freeze_prototypes_steps``), then a
+    factor ``gamma`` at each epoch of ``milestones``."""
+
+    betas: list[float] = field(default_factory=lambda: [0.8, 0.999])
+    weight_decay: float = 1e-5
+    warmup_steps: int = 500
+    freeze_prototypes_steps: int = 500
+    milestones: list[int] = field(default_factory=lambda: [150, 300, 400])
+    gamma: float = 0.4
+
+
+@dataclass
+class IMCRunConfig(RunConfig):
+    train: IMCTrainConfig = field(default_factory=IMCTrainConfig)
+    model: IMCModelConfig = field(default_factory=IMCModelConfig)
+    views: IMCViewConfig = field(default_factory=IMCViewConfig)
+    objective: IMCObjectiveConfig = field(default_factory=IMCObjectiveConfig)
+
+
+PRESET: dict = {"method": "imc-swav"}
+
+PAPER_DEFAULTS = {"train.epochs": 500, "train.batch_size": 256, "train.lr": 5e-4, "train.eval_every": 5}
+# Tiny images (side ≤ 16 px, the 8×8 digits): see docs/RESULTS.md for how these were chosen.
+TINY_DEFAULTS = {"train.epochs": 60, "train.batch_size": 128, "train.lr": 2e-3, "train.eval_every": 10,
+                 "model.width": 16, "views.crop_sizes": [16, 10], "views.eval_size": 16}
+TINY_SIDE = 16
+
+
+def resolve(cfg: IMCRunConfig, sample_shape: tuple[int, ...], n_classes: int | None) -> IMCRunConfig:
+    """Fill every None from the image shape (C, H, W) and the dataset's name."""
+    if len(sample_shape) != 3:
+        raise DataError(f"imc-swav clusters images, but the data are {sample_shape[0]}-d feature vectors: use imsat")
+    c, h, w = sample_shape
+    side = min(h, w)
+    cfg = fill_defaults(cfg, TINY_DEFAULTS if side <= TINY_SIDE else PAPER_DEFAULTS)
+    model, views = dataclasses.replace(cfg.model), dataclasses.replace(cfg.views)
+    if model.n_clusters is None:
+        model.n_clusters = n_classes or 10
+    if model.width is None:
+        model.width = 64
+    if model.max_pool is None:
+        model.max_pool = side >= 64
+    if views.crop_sizes is None:
+        views.crop_sizes = CROP_SIDES.get(side, [round(side * 7 / 8), round(side * 9 / 16)])[:len(views.crop_counts)]
+    if views.flip_p is None:
+        views.flip_p = 0.5 if c == 3 else 0.0
+    mean, std = NORMALISATION.get(cfg.data.name, ((0.5,) * c, (0.5,) * c))
+    if views.mean is None:
+        views.mean = list(mean)[:c]
+    if views.std is None:
+        views.std = list(std)[:c]
+    return dataclasses.replace(cfg, model=model, views=views)
+
+
+def validate(cfg: IMCRunConfig, sample_shape: tuple[int, ...], n_samples: int | None) -> None:
+    """Reject impossible settings with one clear line each (after ``resolve``)."""
+    m, v, o, t = cfg.model, cfg.views, cfg.objective, cfg.train
+    c = sample_shape[0]
+    if n_samples is not None and n_samples < m.n_clusters:
+        raise DataError(f"the data hold {n_samples} sample(s), fewer than model.n_clusters = {m.n_clusters}: "
+                        "expected at least one sample per cluster")
+    if m.depth not in STAGES:
+        raise ConfigError(f"model.depth = {m.depth}: expected one of {', '.join(map(str, STAGES))}")
+    if m.n_clusters < 2 or m.prototypes < 2:
+        raise ConfigError(f"model.n_clusters = {m.n_clusters}, model.prototypes = {m.prototypes}: expected at least 2 each")
+    if min(m.width, m.projection_hidden, m.projection_dim, m.classifier_hidden) < 1:
+        raise ConfigError("model.width, projection_hidden, projection_dim and classifier_hidden: expected positive sizes")
+    groups = (len(v.crop_counts), len(v.crop_sizes), len(v.crop_scales))
+    if len(set(groups)) != 1:
+        raise ConfigError(f"views.crop_counts, crop_sizes and crop_scales have {groups[0]}, {groups[1]} and "
+                          f"{groups[2]} entries: expected one per crop group")
+    if any(n < 1 for n in v.crop_counts) or any(s < 4 for s in v.crop_sizes):
+        raise ConfigError(f"views.crop_counts = {v.crop_counts}, crop_sizes = {v.crop_sizes}: expected at least one "
+                          "view per group and sides of at least 4 px")
+    if not all(len(s) == 2 and 0 < s[0] <= s[1] <= 1 for s in v.crop_scales):
+        raise ConfigError(f"views.crop_scales = {v.crop_scales}: expected [low, high] with 0 < low ≤ high ≤ 1 per group")
+    if sum(v.crop_counts) < 2 or not 1 <= o.assign_views <= v.crop_counts[0]:
+        raise ConfigError(f"objective.assign_views = {o.assign_views} with views.crop_counts = {v.crop_counts}: expected "
+                          "at least 2 views in all and 1 to crop_counts[0] assigned views")
+    if len(v.mean) != c or len(v.std) != c or any(s <= 0 for s in v.std):
+        raise ConfigError(f"views.mean = {v.mean}, views.std = {v.std}: expected {c} value(s) each (one per "
+                          "channel), std > 0")
+    for key, value in (("flip_p", v.flip_p), ("jitter_p", v.jitter_p), ("grey_p", v.grey_p)):
+        if not 0 <= value <= 1:
+            raise ConfigError(f"views.{key} = {value}: expected a probability in [0, 1]")
+    if o.eps <= 0 or o.temperature <= 0 or o.sinkhorn_iters < 1:
+        raise ConfigError(f"objective.eps = {o.eps}, temperature = {o.temperature}, sinkhorn_iters = "
+                          f"{o.sinkhorn_iters}: expected eps > 0, temperature > 0 and at least 1 iteration")
+    if o.queue_length < 0 or (o.queue_length and o.queue_length % t.batch_size):
+        raise ConfigError(f"objective.queue_length = {o.queue_length}: expected 0 or a multiple of train.batch_size "
+                          f"({t.batch_size})")
+    if len(t.betas) != 2 or not all(0 <= b < 1 for b in t.betas) or t.weight_decay < 0 or not 0 < t.gamma <= 1:
+        raise ConfigError(f"train.betas = {t.betas}, weight_decay = {t.weight_decay}, gamma = {t.gamma}: expected "
+                          "betas in [0, 1), weight_decay ≥ 0, 0 < gamma ≤ 1")
+
+
+def build_views(cfg: IMCRunConfig) -> MultiCropViews:
+    v = cfg.views
+    groups = tuple(CropGroup(n, s, tuple(sc)) for n, s, sc in zip(v.crop_counts, v.crop_sizes, v.crop_scales))
+    return MultiCropViews(groups, tuple(v.mean), tuple(v.std), tuple(v.ratio), v.flip_p, Jitter(*v.jitter),
+                          v.jitter_p, v.grey_p, v.eval_size)
