@@ -204,3 +204,20 @@ def test_estimator_fits_and_predicts(digits):
     proba = model.predict_proba(images[:7])
     assert proba.shape == (7, 10) and np.allclose(proba.sum(1), 1, atol=1e-5)
     assert np.array_equal(proba.argmax(1), model.predict(images[:7]))
+
+
+@pytest.mark.parametrize("name, shape, k, sizes, split", [
+    ("imc-swav-cifar10", (3, 32, 32), 10, [28, 18], "train"), ("imc-swav-cifar100-20", (3, 32, 32), 20, [28, 18], "train"),
+    ("imc-swav-stl10", (3, 96, 96), 10, [76, 52], "train+unlabeled"),
+])
+def test_the_paper_recipes_load_with_the_papers_values(name, shape, k, sizes, split):
+    from pathlib import Path
+
+    from infoclust.methods import resolve_config
+
+    path = Path(__file__).resolve().parents[2] / "configs" / f"{name}.yaml"
+    cfg = resolve_config(load_config(path, []), shape, k, 50000)
+    assert (cfg.data.split, cfg.data.eval_split, cfg.model.n_clusters, cfg.views.crop_sizes) == (split, "test", k, sizes)
+    assert (cfg.model.depth, cfg.model.prototypes, cfg.model.projection_dim, cfg.views.crop_counts) == (18, 1000, 128, [2, 4])
+    assert (cfg.train.epochs, cfg.train.batch_size, cfg.train.lr, cfg.train.milestones) == (500, 256, 5e-4, [150, 300, 400])
+    assert (cfg.objective.mi_trains_encoder, cfg.model.max_pool) == (False, shape[1] == 96)
