@@ -155,6 +155,8 @@ class Trainer:
         configure_determinism(t.deterministic)
         self.device = select_device(t.device, dist)
         self.images = images.to(self.device)  # images or vectors: the training samples
+        labelled = dataset.from_labelled_parts()
+        self.labelled = None if labelled is None else torch.from_numpy(labelled).to(self.device)
         self.eval_images = self.images if eval_dataset is None else sample_tensor(eval_dataset).to(self.device)
         torch.manual_seed(self.cfg.seed)
         self.method = build_method(self.cfg, shape, self.device, dist)
@@ -324,7 +326,8 @@ class Trainer:
         while s.step_in_epoch < self.steps_per_epoch:
             t0 = time.perf_counter()
             idx = self._shard(order, s.step_in_epoch)
-            ctx = StepContext(s.epoch, s.global_step, self.rng, idx, self.dist)
+            ctx = StepContext(s.epoch, s.global_step, self.rng, idx, self.dist,
+                              None if self.labelled is None else self.labelled[idx])
             self.window.add(self.method.train_step(self.images[idx], ctx))
             s.elapsed_s += time.perf_counter() - t0
             s.step_in_epoch += 1

@@ -221,3 +221,32 @@ def test_the_paper_recipes_load_with_the_papers_values(name, shape, k, sizes, sp
     assert (cfg.model.depth, cfg.model.prototypes, cfg.model.projection_dim, cfg.views.crop_counts) == (18, 1000, 128, [2, 4])
     assert (cfg.train.epochs, cfg.train.batch_size, cfg.train.lr, cfg.train.milestones) == (500, 256, 5e-4, [150, 300, 400])
     assert (cfg.objective.mi_trains_encoder, cfg.model.max_pool) == (False, shape[1] == 96)
+
+
+def test_the_classifier_learns_from_labelled_parts_only_once_a_batch_is_banked(digits):
+    method = Trainer(load_config(None, quick(), method="imc-swav"), digits, progress=False).method
+    images, idx = torch.from_numpy(digits.images[:64]), torch.arange(64)
+    labelled = torch.arange(64) % 4 == 0  # 16 labelled samples a batch: a batch's worth after 4 steps
+    weights = []
+    for step in range(10, 15):
+        before = [p.detach().clone() for p in method.classifier.parameters()]
+        parts = method.train_step(images, StepContext(0, step, Rng.seeded(step), idx, labelled=labelled))
+        moved = any(not torch.equal(b, p) for b, p in zip(before, method.classifier.parameters()))
+        weights.append((moved, parts["mi"].item() != 0))
+    assert weights == [(False, False)] * 3 + [(True, True)] + [(False, False)]
+    assert sum(len(f[0]) for f, _ in method.bank) == 16 and len(method.state_dict()["bank"]) == 1
+
+
+def test_the_engine_marks_the_unlabelled_part_of_the_data(digits):
+    from infoclust.data import Dataset
+
+    ids = [f"unlabeled/{i}" if i % 2 else f"train/{i}" for i in range(len(digits))]
+    mixed = Dataset(digits.images, None, ids, name="mixed")
+    assert mixed.from_labelled_parts().sum() == (len(digits) + 1) // 2 and digits.from_labelled_parts() is None
+    seen = []
+    trainer = Trainer(load_config(None, quick("train.epochs=1"), method="imc-swav"), mixed, progress=False)
+    original = trainer.method.train_step
+    trainer.method.train_step = lambda samples, ctx: seen.append((ctx.indices, ctx.labelled)) or original(samples, ctx)
+    trainer.fit()
+    assert len(seen) == trainer.steps_per_epoch
+    assert all(torch.equal(mask, indices % 2 == 0) for indices, mask in seen)  # the parts, row by row

@@ -88,6 +88,12 @@ class Dataset:
         """Number of distinct labels, or None when the dataset is unlabelled."""
         return None if self.labels is None else int(np.unique(self.labels).size)
 
+    def from_labelled_parts(self) -> np.ndarray | None:
+        """(N,) True for samples of a labelled part of the source (STL-10's train and test, not its
+        "unlabeled/" images), None when every sample is; read from the ids, never from labels."""
+        mask = np.array([not i.startswith("unlabeled/") for i in self.ids])
+        return None if mask.all() else mask
+
     def fingerprint(self) -> dict:
         """{"count", "shape" (of one sample), "sha256" (of the samples' bytes, then the labels')}: equal
         fingerprints mean the same samples in the same order (with the same labels)."""

@@ -25,7 +25,9 @@ class StepContext:
     ``epoch``: the pass index (0-based); ``step``: global steps done before this one; ``rng``: the
     seeded, shard-aware random source (its state is checkpointed); ``indices``: (b,) dataset indices
     of this process's samples; ``dist``: the distributed context (its ``reduce`` for whole-batch
-    statistics).
+    statistics); ``labelled``: (b,) True for samples of a labelled part of the data (STL-10's train
+    images among its unlabelled ones, which IMC-SwAV's classifier alone trains on), None when every
+    sample is: the parts of the source, never the labels.
     """
 
     epoch: int
@@ -33,6 +35,7 @@ class StepContext:
     rng: Rng
     indices: torch.Tensor
     dist: DistContext = field(default_factory=DistContext)
+    labelled: torch.Tensor | None = None
 
 
 @runtime_checkable

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..distributed import DistContext, synchronise_batchnorm
+from ..errors import ConfigError
 from ..losses import imc_mi_loss, logit_penalty, sinkhorn, swapped_prediction_loss
 from ..models.imc_swav import Prototypes, cifar_resnet, classifier, projection
 from .base import MethodSpec, StepContext, register
@@ -47,6 +48,8 @@ class IMCSwAV:
         # past embeddings of the assigned views (assign_views × L × D), this process's share
         self.queue = torch.zeros(0, device=device)
         self.queue_filled = 0  # rows of the queue that hold embeddings
+        # labelled samples' detached (features, scores) per view, until a batch's worth is banked
+        self.bank: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     @property
     def modules(self) -> dict[str, torch.nn.Module]:
@@ -92,14 +95,14 @@ class IMCSwAV:
         features = self._encode_views(self.views.crops(samples, ctx.rng))
         z = F.normalize(self.projection(torch.cat(features)), dim=1)
         scores = list(self.prototypes(z).chunk(len(features)))
-        logits = list(self.classifier(torch.cat(features) if o.mi_trains_encoder else torch.cat(features).detach())
-                      .chunk(len(features)))
         codes = self._codes(scores, z.detach().chunk(len(features)), ctx)
         swav = swapped_prediction_loss(codes, scores, o.temperature)
-        mi_scores = scores if o.mi_trains_encoder else [u.detach() for u in scores]
-        mi = torch.stack([imc_mi_loss(y, u, o.beta, o.temperature, ctx.dist.reduce)
-                          for u in mi_scores for y in logits]).mean()
-        penalty = torch.stack([logit_penalty(y, o.logit_bound) for y in logits]).mean()
+        if ctx.labelled is not None and not o.classifier_on_unlabelled:
+            mi, penalty = self._banked_classifier_terms(features, scores, ctx)
+        elif o.mi_trains_encoder:
+            mi, penalty = self._classifier_terms(features, scores, ctx)
+        else:
+            mi, penalty = self._classifier_terms([h.detach() for h in features], [u.detach() for u in scores], ctx)
         loss = swav + o.mi_weight * mi + o.logit_weight * penalty
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -110,6 +113,32 @@ class IMCSwAV:
         used = torch.tensor(float(codes[0].argmax(dim=1).unique().numel()), device=self.device)
         return {"loss": loss.detach(), "swav": swav.detach(), "mi": mi.detach(), "logits": penalty.detach(),
                 "prototypes_used": used}
+
+    def _classifier_terms(self, features: list[torch.Tensor], scores: list[torch.Tensor],
+                          ctx: StepContext) -> tuple[torch.Tensor, torch.Tensor]:
+        """(H(Y|U) − βH(Y) averaged over all V² pairs of (prototype view, classifier view), the
+        logit penalty averaged over the views) of per-view features (n×F) and scores (n×k')."""
+        o = self.cfg.objective
+        logits = self.classifier(torch.cat(features)).chunk(len(features))
+        mi = torch.stack([imc_mi_loss(y, u, o.beta, o.temperature, ctx.dist.reduce) for u in scores for y in logits])
+        return mi.mean(), torch.stack([logit_penalty(y, o.logit_bound) for y in logits]).mean()
+
+    def _banked_classifier_terms(self, features: list[torch.Tensor], scores: list[torch.Tensor],
+                                 ctx: StepContext) -> tuple[torch.Tensor, torch.Tensor]:
+        """The classifier's terms on labelled samples only: this batch's are banked (detached) and
+        the terms are computed, and the bank emptied, once it holds a batch's worth; zero before."""
+        if self.cfg.objective.mi_trains_encoder or ctx.dist.active:
+            raise ConfigError("training the classifier on the labelled part only (data with unlabelled images) "
+                              "works with objective.mi_trains_encoder = false in one process; expected that, or "
+                              "objective.classifier_on_unlabelled = true")
+        keep = ctx.labelled
+        self.bank.append((torch.stack(features)[:, keep].detach(), torch.stack(scores)[:, keep].detach()))
+        if sum(len(f[0]) for f, _ in self.bank) < len(keep):
+            zero = torch.zeros((), device=self.device)
+            return zero, zero
+        banked_features, banked_scores = (torch.cat(part, dim=1) for part in zip(*self.bank))
+        self.bank = []
+        return self._classifier_terms(list(banked_features), list(banked_scores), ctx)
 
     def _encode_views(self, views: list[torch.Tensor]) -> list[torch.Tensor]:
         """Encoder features (b×F) of each view, one forward pass per crop size."""
@@ -166,6 +195,7 @@ class IMCSwAV:
         state["optimizer"] = self.optimizer.state_dict()
         state["queue"] = self.queue.clone()
         state["queue_filled"] = self.queue_filled
+        state["bank"] = [(f.clone(), u.clone()) for f, u in self.bank]
         return state
 
     def load_state_dict(self, state: dict) -> None:
@@ -174,6 +204,7 @@ class IMCSwAV:
         self.optimizer.load_state_dict(state["optimizer"])
         self.queue = state["queue"].to(self.device)
         self.queue_filled = state["queue_filled"]
+        self.bank = [(f.to(self.device), u.to(self.device)) for f, u in state["bank"]]
 
 
 SUMMARY = ("IMC-SwAV: SwAV's swapped prediction over multi-crop views with a classifier maximising "

@@ -67,7 +67,10 @@ class IMCObjectiveConfig:
     epoch ``queue_start_epoch``) plus ``mi_weight`` × (H(Y|U) − β H(Y)) over all view pairs plus
     ``logit_weight`` × the excess of the classifier's logits over ±``logit_bound``.
     ``mi_trains_encoder``: whether the MI term's gradient reaches the encoder and the prototypes
-    (the paper's text) or only the classifier (the code, which detaches its inputs: the default)."""
+    (the paper's text) or only the classifier (the code, which detaches its inputs: the default).
+    When some samples come from an unlabelled part of the data (STL-10's train+unlabeled), the
+    classifier learns only from the labelled ones, as the code: their detached features and scores
+    are banked until a batch's worth is there (``classifier_on_unlabelled`` lifts that)."""
 
     eps: float = 0.05
     sinkhorn_iters: int = 3
@@ -80,6 +83,7 @@ class IMCObjectiveConfig:
     mi_trains_encoder: bool = False
     queue_length: int = 0
     queue_start_epoch: int = 15
+    classifier_on_unlabelled: bool = False
 
 
 @dataclass
