@@ -124,3 +124,33 @@ def test_config_show_prints_what_train_resolves(capsys, tmp_path):
     trained = yaml.safe_load((out_dir / "config.yaml").read_text())
     shown["train"]["epochs"] = 1
     assert trained == shown  # the same resolution as a real run
+
+
+def test_evaluate_scores_another_split_without_touching_the_run(tmp_path, capsys):
+    from sklearn.datasets import load_digits
+
+    from tests.conftest import TINY
+    from tests.data.conftest import write_idx
+
+    digits = load_digits()
+    images, labels = (digits.images * 255 / 16).astype(np.uint8), digits.target.astype(np.uint8)
+    root = tmp_path / "mnist"
+    root.mkdir()
+    for part, rows in (("train", slice(0, 300)), ("t10k", slice(300, 400))):
+        write_idx(root / f"{part}-images-idx3-ubyte", images[rows])
+        write_idx(root / f"{part}-labels-idx1-ubyte", labels[rows])
+    out = tmp_path / "run"
+    args = ["train", "--method", "iic", "--data", "mnist", "--out", str(out), "--quiet", "--set", f"data.root={root}",
+            "--set", "data.split=train", "--set", "data.eval_split=test"]
+    for item in TINY:
+        args += ["--set", item]
+    assert main(args) == 0
+    capsys.readouterr()
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert main(["evaluate", str(out), "--json"]) == 0
+    on_test = json.loads(capsys.readouterr().out)
+    assert main(["evaluate", str(out), "--json", "--split", "all"]) == 0
+    on_all = json.loads(capsys.readouterr().out)
+    assert (on_test["n_samples"], on_test["eval_split"]) == (100, "test")
+    assert (on_all["n_samples"], on_all["eval_split"], on_all["train_split"]) == (400, "all", "train")
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before

@@ -84,9 +84,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     from .engine import finished_figures
 
-    figures = None if args.recompute else finished_figures(args.run_dir)
+    figures = None if args.recompute or args.split else finished_figures(args.run_dir)
     if figures is None:
-        figures = load_trainer(args.run_dir).evaluate()
+        figures = load_trainer(args.run_dir, eval_split=args.split).evaluate()
     if args.json:
         print(json.dumps(json_safe(figures), allow_nan=False))
     else:
@@ -207,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--recompute", action="store_true",
                    help="score the checkpoint again instead of reading a finished run's summary.json")
+    p.add_argument("--split", help="score the checkpoint on this split of the run's dataset instead (e.g. all = "
+                                   "train ∪ test for a run reported on test); the run folder is not changed")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", help="write cluster assignments of a dataset to CSV")

@@ -545,13 +545,19 @@ def finished_figures(out: str | Path) -> dict | None:
     return {key: value for key, value in summary.items() if key not in RUN_KEYS}
 
 
-def load_trainer(out: str | Path, progress: bool = False, dataset: Dataset | None = None) -> Trainer:
+def load_trainer(out: str | Path, progress: bool = False, dataset: Dataset | None = None,
+                 eval_split: str | None = None) -> Trainer:
     """A trainer restored from a run folder's checkpoint (for evaluate / predict / report); reads only.
-    ``dataset``: samples to predict instead of the run's evaluation split (not fingerprinted)."""
+    ``dataset``: samples to predict instead of the run's evaluation split (not fingerprinted);
+    ``eval_split``: another split of the run's dataset to score (e.g. "all" for train ∪ test)."""
     run = RunDir.existing(out)
     cfg = run.read_config()
     if dataset is None:
-        train_data, eval_data = load_data(cfg, progress, run.read_data_record(), run.root)
+        record = run.read_data_record()
+        train_data, eval_data = load_data(cfg, progress, record, run.root)
+        if eval_split is not None:
+            name = record["path"] if record and record.get("path") and Path(record["path"]).exists() else cfg.data.name
+            eval_data = load_dataset(name, split=eval_split, root=cfg.data.root, progress=progress)
         trainer = Trainer(cfg, train_data, run, progress, eval_dataset=eval_data)
     else:
         trainer = Trainer(cfg, dataset, run, progress, training=False)
