@@ -1,6 +1,5 @@
 import math
 
-import pytest
 import torch
 
 from infoclust.views import Geometry, Jitter, PairViews, color_jitter, geometric, sobel, to_float

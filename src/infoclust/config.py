@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, DataError
 
 ON_COLLAPSE = ("stop", "continue")
 DEFAULT_METHOD = "iic"  # what runs when no method is named (``infoclust train`` without --method)
@@ -224,6 +224,21 @@ def validate_common(cfg: RunConfig) -> None:
         raise ConfigError(f"train.on_collapse = '{t.on_collapse}': expected one of {', '.join(ON_COLLAPSE)}")
     if t.threads < 0:
         raise ConfigError(f"train.threads = {t.threads}: expected 0 (automatic) or a positive number of threads")
+
+
+TINY_SIDE = 16  # images with a side up to this (the 8×8 digits) get a method's tiny-image defaults
+
+
+def fill_image_defaults(cfg: RunConfig, sample_shape: tuple[int, ...], tiny: dict,
+                        paper: dict) -> tuple[RunConfig, int, int]:
+    """For a method of images: (``cfg`` with ``tiny`` or ``paper`` defaults filled by the image side,
+    channels C, side) of samples of shape (C, H, W); N×D vectors are refused in one line."""
+    if len(sample_shape) != 3:
+        raise DataError(f"{cfg.method} clusters images, but the data are {sample_shape[0]}-d feature vectors: "
+                        "use imsat")
+    c, h, w = sample_shape
+    side = min(h, w)
+    return fill_defaults(cfg, tiny if side <= TINY_SIDE else paper), c, side
 
 
 def fill_defaults(cfg: RunConfig, defaults: dict) -> RunConfig:

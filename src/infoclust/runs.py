@@ -21,7 +21,7 @@ import tempfile
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import torch
 
@@ -211,7 +211,7 @@ class RunDir:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # torch's notes on pickle protocols: the error below says it all
                 return torch.load(self.checkpoint_path, map_location=map_location, weights_only=True)
-        except pickle.UnpicklingError as exc:  # torch's restricted unpickler met something it does not allow
+        except pickle.UnpicklingError:  # torch's restricted unpickler met something it does not allow
             if not _is_pickle_or_zip(self.checkpoint_path):
                 raise CheckpointError(f"checkpoint '{self.checkpoint_path}' is corrupt or not an infoclust checkpoint "
                                       "(neither a torch file nor a pickle)") from None

@@ -6,6 +6,7 @@ import torch
 
 from ..config import RunConfig, validate_common
 from ..distributed import DistContext
+from ..errors import DataError
 from .base import REGISTRY, Method, MethodSpec, StepContext, method_spec
 from . import info  # noqa: F401  (registers iic, imsat, iic-vat)
 from . import dccs  # noqa: F401  (registers dccs)
@@ -21,6 +22,10 @@ def resolve_config(cfg: RunConfig, sample_shape: tuple[int, ...], n_classes: int
     spec = method_spec(cfg.method)
     resolved = spec.resolve(cfg, sample_shape, n_classes)
     validate_common(resolved)
+    clusters = resolved.model.n_clusters  # every method clusters into model.n_clusters
+    if n_samples is not None and n_samples < clusters:
+        raise DataError(f"the data hold {n_samples} sample(s), fewer than model.n_clusters = {clusters}: "
+                        "expected at least one sample per cluster")
     spec.validate(resolved, sample_shape, n_samples)
     return resolved
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from ..config import RunConfig, TrainConfig, fill_defaults
+from ..config import RunConfig, TrainConfig, fill_image_defaults
 from ..errors import ConfigError, DataError
 from ..models.dccs import ENCODER_SIZES, ENCODERS
 from ..views import AugmentViews, Jitter
@@ -92,16 +92,11 @@ PAPER_DEFAULTS = {"train.epochs": 300, "train.batch_size": 64, "train.lr": 1e-4,
 TINY_DEFAULTS = {"train.epochs": 150, "train.batch_size": 64, "train.lr": 2e-3, "train.eval_every": 25,
                  "model.width": 32, "views.input_size": 16, "views.scale": [0.6, 1.0],
                  "objective.beta_adv": 2.0, "objective.beta_aug": 4.0}
-TINY_SIDE = 16
 
 
 def resolve(cfg: DCCSRunConfig, sample_shape: tuple[int, ...], n_classes: int | None) -> DCCSRunConfig:
     """Fill every None / "auto" from the image shape (C, H, W)."""
-    if len(sample_shape) != 3:
-        raise DataError(f"dccs clusters images, but the data are {sample_shape[0]}-d feature vectors: use imsat")
-    c, h, w = sample_shape
-    side = min(h, w)
-    cfg = fill_defaults(cfg, TINY_DEFAULTS if side <= TINY_SIDE else PAPER_DEFAULTS)
+    cfg, c, side = fill_image_defaults(cfg, sample_shape, TINY_DEFAULTS, PAPER_DEFAULTS)
     model, views, objective = (dataclasses.replace(s) for s in (cfg.model, cfg.views, cfg.objective))
     if model.n_clusters is None:
         model.n_clusters = n_classes or 10
@@ -124,9 +119,6 @@ def resolve(cfg: DCCSRunConfig, sample_shape: tuple[int, ...], n_classes: int | 
 def validate(cfg: DCCSRunConfig, sample_shape: tuple[int, ...], n_samples: int | None) -> None:
     """Reject impossible settings with one clear line each (after ``resolve``)."""
     m, v, o, t = cfg.model, cfg.views, cfg.objective, cfg.train
-    if n_samples is not None and n_samples < m.n_clusters:
-        raise DataError(f"the data hold {n_samples} sample(s), fewer than model.n_clusters = {m.n_clusters}: "
-                        "expected at least one sample per cluster")
     if m.encoder not in ENCODERS:
         raise ConfigError(f"model.encoder = '{m.encoder}': expected auto or one of {', '.join(ENCODERS)}")
     if m.n_clusters < 2:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from ..config import RunConfig, TrainConfig, fill_defaults
-from ..errors import ConfigError, DataError
+from ..config import RunConfig, TrainConfig, fill_image_defaults
+from ..errors import ConfigError
 from ..models.imc_swav import STAGES
 from ..views import CropGroup, Jitter, MultiCropViews
 
@@ -114,16 +114,11 @@ PAPER_DEFAULTS = {"train.epochs": 500, "train.batch_size": 256, "train.lr": 5e-4
 # Tiny images (side ≤ 16 px, the 8×8 digits): see docs/RESULTS.md for how these were chosen.
 TINY_DEFAULTS = {"train.epochs": 60, "train.batch_size": 128, "train.lr": 2e-3, "train.eval_every": 10,
                  "model.width": 16, "views.crop_sizes": [16, 10], "views.eval_size": 16}
-TINY_SIDE = 16
 
 
 def resolve(cfg: IMCRunConfig, sample_shape: tuple[int, ...], n_classes: int | None) -> IMCRunConfig:
     """Fill every None from the image shape (C, H, W) and the dataset's name."""
-    if len(sample_shape) != 3:
-        raise DataError(f"imc-swav clusters images, but the data are {sample_shape[0]}-d feature vectors: use imsat")
-    c, h, w = sample_shape
-    side = min(h, w)
-    cfg = fill_defaults(cfg, TINY_DEFAULTS if side <= TINY_SIDE else PAPER_DEFAULTS)
+    cfg, c, side = fill_image_defaults(cfg, sample_shape, TINY_DEFAULTS, PAPER_DEFAULTS)
     model, views = dataclasses.replace(cfg.model), dataclasses.replace(cfg.views)
     if model.n_clusters is None:
         model.n_clusters = n_classes or 10
@@ -147,9 +142,6 @@ def validate(cfg: IMCRunConfig, sample_shape: tuple[int, ...], n_samples: int | 
     """Reject impossible settings with one clear line each (after ``resolve``)."""
     m, v, o, t = cfg.model, cfg.views, cfg.objective, cfg.train
     c = sample_shape[0]
-    if n_samples is not None and n_samples < m.n_clusters:
-        raise DataError(f"the data hold {n_samples} sample(s), fewer than model.n_clusters = {m.n_clusters}: "
-                        "expected at least one sample per cluster")
     if m.depth not in STAGES:
         raise ConfigError(f"model.depth = {m.depth}: expected one of {', '.join(map(str, STAGES))}")
     if m.n_clusters < 2 or m.prototypes < 2:

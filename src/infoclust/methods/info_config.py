@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from ..config import RunConfig, TrainConfig, fill_defaults
+from ..config import TINY_SIDE, RunConfig, TrainConfig, fill_defaults
 from ..errors import ConfigError, DataError
 from ..models import BACKBONES, IMAGE_BACKBONES
 from ..models.backbones import MIN_SIDE
@@ -19,7 +19,6 @@ from ..views import INPUT_MODES, Geometry, Jitter, PairViews
 MAIN, OVER = "B", "A"  # head names as in the IIC code: B = main (k clusters), A = over-clustering
 MI_KINDS = ("paired", "marginal")
 IMAGE_ONLY = ("geometric", "cutout")  # transformations that need images, not vectors
-TINY_SIDE = 16  # images of at most this side (e.g. 8×8 digits) get the tiny-image defaults
 
 
 @dataclass
@@ -259,9 +258,6 @@ def validate(cfg: InfoRunConfig, sample_shape: tuple[int, ...], n_samples: int |
     ``sample_shape`` with one clear line each (run after ``resolve``)."""
     m, t = cfg.model, cfg.train
     vectors = len(sample_shape) == 1
-    if n_samples is not None and n_samples < m.n_clusters:
-        raise DataError(f"the data hold {n_samples} sample(s), fewer than model.n_clusters = {m.n_clusters}: "
-                        "expected at least one sample per cluster")
     if m.backbone not in BACKBONES:
         raise ConfigError(f"unknown backbone '{m.backbone}': expected one of {', '.join(BACKBONES)}")
     if m.n_clusters < 2:

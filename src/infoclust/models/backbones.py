@@ -62,13 +62,13 @@ def cnn_small(input_shape: tuple[int, ...], width: int | None = None) -> tuple[n
     return trunk, _feature_dim(trunk, input_shape)
 
 
-class _BasicBlock(nn.Module):
-    def __init__(self, c_in: int, c_out: int, stride: int):
+class Residual(nn.Module):
+    """relu(body(x) + shortcut(x)); the shortcut is a strided 1×1 convolution + BN where the body
+    changes the side or the channels (c_in → c_out), else the identity."""
+
+    def __init__(self, body: nn.Module, c_in: int, c_out: int, stride: int):
         super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
-            nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out),
-        )
+        self.body = body
         self.shortcut = nn.Identity()
         if stride != 1 or c_in != c_out:
             self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
@@ -76,6 +76,14 @@ class _BasicBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.relu(self.body(x) + self.shortcut(x))
+
+
+def basic_block(c_in: int, c_out: int, stride: int) -> Residual:
+    """ResNet-18/34's block: conv3×3 (stride) → BN → ReLU → conv3×3 → BN, plus the shortcut."""
+    return Residual(nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
+        nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out),
+    ), c_in, c_out, stride)
 
 
 class GlobalAvgPool(nn.Module):
@@ -99,7 +107,7 @@ def resnet34(input_shape: tuple[int, ...], width: int | None = None) -> tuple[nn
     c_in = w
     for stage_width, blocks, stride in ((w, 3, 1), (2 * w, 4, 2), (4 * w, 6, 2), (8 * w, 3, 2)):
         for i in range(blocks):
-            layers.append(_BasicBlock(c_in, stage_width, stride if i == 0 else 1))
+            layers.append(basic_block(c_in, stage_width, stride if i == 0 else 1))
             c_in = stage_width
     layers.append(GlobalAvgPool())
     trunk = nn.Sequential(*layers)

@@ -11,30 +11,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .backbones import GlobalAvgPool, _BasicBlock
+from .backbones import GlobalAvgPool, Residual, basic_block
 
 
-class _Bottleneck(nn.Module):
-    """ResNet-50's block: 1×1 → 3×3 (stride) → 1×1 to 4× ``width`` channels, projection shortcut."""
+EXPANSION = 4  # ResNet-50's blocks widen their output 4×
 
-    expansion = 4
 
-    def __init__(self, c_in: int, width: int, stride: int):
-        super().__init__()
-        c_out = width * self.expansion
-        self.body = nn.Sequential(
-            nn.Conv2d(c_in, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
-            nn.Conv2d(width, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
-            nn.Conv2d(width, c_out, 1, bias=False), nn.BatchNorm2d(c_out),
-        )
-        self.shortcut = nn.Identity()
-        if stride != 1 or c_in != c_out:
-            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
-        self.relu = nn.ReLU(inplace=True)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.relu(self.body(x) + self.shortcut(x))
-
+def bottleneck(c_in: int, width: int, stride: int) -> Residual:
+    """ResNet-50's block: 1×1 → 3×3 (stride) → 1×1 to 4 × ``width`` channels, plus the shortcut."""
+    c_out = width * EXPANSION
+    return Residual(nn.Sequential(
+        nn.Conv2d(c_in, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
+        nn.Conv2d(width, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
+        nn.Conv2d(width, c_out, 1, bias=False), nn.BatchNorm2d(c_out),
+    ), c_in, c_out, stride)
 
 STAGES = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3)}
 
@@ -55,10 +45,10 @@ def cifar_resnet(depth: int, channels: int, width: int = 64, max_pool: bool = Fa
         for j in range(blocks):
             stride = 2 if i > 0 and j == 0 else 1
             if depth == 50:
-                layers.append(_Bottleneck(c_in, stage_width, stride))
-                c_in = stage_width * _Bottleneck.expansion
+                layers.append(bottleneck(c_in, stage_width, stride))
+                c_in = stage_width * EXPANSION
             else:
-                layers.append(_BasicBlock(c_in, stage_width, stride))
+                layers.append(basic_block(c_in, stage_width, stride))
                 c_in = stage_width
     layers.append(GlobalAvgPool())
     trunk = nn.Sequential(*layers)
