@@ -206,7 +206,7 @@ def test_grid_picture_has_a_panel_per_dataset_and_a_dot_per_run(tmp_path):
     assert dots["half"] > 0 and dots["full"] > 1.6 * dots["half"]  # the second panel's dots
 
 
-def test_loss_parts_are_drawn_one_line_each_and_the_embedding_is_drawn(tmp_path, monkeypatch):
+def test_loss_parts_are_drawn_a_panel_each_and_the_embedding_is_drawn(tmp_path, monkeypatch):
     from infoclust import report
 
     run = RunDir(tmp_path / "run")
@@ -221,7 +221,11 @@ def test_loss_parts_are_drawn_one_line_each_and_the_embedding_is_drawn(tmp_path,
     rng = np.random.default_rng(0)
     features = np.concatenate([rng.normal(3 * c, 0.1, (12, 5)) for c in range(3)])
     page = write_report(run, images, labels, assignments, confidence, figures_for(assignments, 3), features=features)
-    assert drawn[0] == {p: p for p in ("critic", "gp", "loss", "prior", "mi", "aug")}
-    assert '<img src="embedding.png"' in page.read_text()
+    assert drawn[0] == {"loss": "pass"}  # curves.png: the loss
+    parts = ("critic", "gp", "prior", "mi", "aug")
+    assert [d for d in drawn if set(d) <= set(parts)] == [{p: p} for p in parts]  # parts.png: a panel each, in order
+    width, height = png_size(run.report_dir / "parts.png")  # a panel each: 4 in the first row, 1 in the second
+    assert width > 2 * height and 300 <= height <= 1200
+    assert '<img src="embedding.png"' in page.read_text() and '<img src="parts.png"' in page.read_text()
     width, height = png_size(run.report_dir / "embedding.png")
     assert 300 <= width <= 2000 and 300 <= height <= 2000

@@ -28,6 +28,7 @@ ANNOTATE_MAX = 20     # write counts into the confusion matrix up to this many r
 DPI = 100
 
 TRAIN_META = ("kind", "epoch", "step", "pass", "head", "img_s", "time_s")  # train-record keys that are not loss parts
+PARTS_COLS = 4  # panels per row of parts.png
 EMBEDDING_POINTS = 5000
 
 CAPTIONS = {
@@ -41,12 +42,13 @@ CAPTIONS = {
     "embedding": "Each point is an image's embedding (the method's features, e.g. DCCS's Z = [Zs, Zc]) projected "
                  "on its two principal components, coloured by its cluster (at most 5,000 images drawn). "
                  "Well separated, compact colours mean the clusters are distinct in the embedding.",
-    "curves_scores": "Left: training loss per head (lower is better; for IIC it is −I(z, z')), or each named loss part "
-                     "of the method (e.g. DCCS's critic, prior, MI and augmentation terms). Right: ACC, NMI and ARI "
+    "parts": "Each part the method logs besides its loss, on its own scale, against the step: its loss terms "
+             "(e.g. DCCS's critic, prior, MI and augmentation terms; IMC-SwAV's swapped and MI terms) and counts "
+             "such as the prototypes IMC-SwAV's codes use in a batch (a collapse drives it towards 1).",
+    "curves_scores": "Left: training loss per head or pass (lower is better; for IIC it is −I(z, z')). Right: ACC, NMI and ARI "
                      "of the selected sub-head against training time; dashed: ACC averaged over sub-heads "
                      "(a gap means the sub-heads disagree).",
-    "curves_sizes": "Left: training loss per head (lower is better; for IIC it is −I(z, z')), or each named loss part "
-                    "of the method. Right: cluster sizes "
+    "curves_sizes": "Left: training loss per head or pass (lower is better; for IIC it is −I(z, z')). Right: cluster sizes "
                     "of the selected sub-head, largest first; the dashed line is the uniform size N/K. A few huge "
                     "clusters and many tiny ones suggest a degenerate solution.",
 }
@@ -210,13 +212,8 @@ def plot_curves(path: Path, records: list[dict], sizes: np.ndarray) -> bool:
     has_scores = any(r.get("acc") is not None for r in evals)
     fig = Figure(figsize=(11, 4))
     left, right = fig.subplots(1, 2)
-    parts = list(dict.fromkeys(k for r in train for k in r if k not in TRAIN_META))
-    if parts in ([], ["loss"]):
-        _plot_lines(left, train, "step", {"loss": "pass"}, group="pass")
-        left.set(xlabel="step", ylabel="training loss", title="training loss per pass")
-    else:
-        _plot_lines(left, train, "step", {part: part for part in parts})
-        left.set(xlabel="step", ylabel="value", title="loss parts")
+    _plot_lines(left, train, "step", {"loss": "pass"}, group="pass")
+    left.set(xlabel="step", ylabel="training loss", title="training loss per pass")
     if not train:
         left.text(0.5, 0.5, "no training records", ha="center", va="center", transform=left.transAxes)
     if has_scores:
@@ -229,6 +226,30 @@ def plot_curves(path: Path, records: list[dict], sizes: np.ndarray) -> bool:
         right.set(xlabel="cluster (largest first)", ylabel="images", title="cluster sizes of the selected sub-head")
     _finish(fig, (left, right), path)
     return has_scores
+
+
+def loss_parts(records: list[dict]) -> list[str]:
+    """The named parts the training records log besides the loss, in order of appearance."""
+    return list(dict.fromkeys(k for r in records if r.get("kind") == "train" for k in r
+                              if k not in TRAIN_META and k != "loss"))
+
+
+def plot_parts(path: Path, records: list[dict], parts: list[str]) -> None:
+    """One small panel per logged part against the step (each on its own scale: loss terms, a
+    critic's estimate, a count such as the prototypes the codes use)."""
+    train = [r for r in records if r.get("kind") == "train"]
+    cols = min(len(parts), PARTS_COLS)
+    rows = -(-len(parts) // cols)
+    fig = Figure(figsize=(3.4 * cols, 2.6 * rows))
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    for ax, part in zip(axes, parts):
+        _plot_lines(ax, train, "step", {part: part})
+        ax.set_title(part, fontsize=10)
+        ax.set_xlabel("step", fontsize=8)
+    for ax in axes[len(parts):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    _save(fig, path)
 
 
 def plot_embedding(path: Path, features: np.ndarray, assignments: np.ndarray, k: int, seed: int = 0) -> None:
@@ -382,7 +403,8 @@ def _check_inputs(images: np.ndarray, labels: np.ndarray | None, assignments: np
 def write_report(run: RunDir, images: np.ndarray, labels: np.ndarray | None, assignments: np.ndarray,
                  confidence: np.ndarray, figures: dict, class_names: list[str] | None = None,
                  title: str = "", features: np.ndarray | None = None) -> Path:
-    """Write ``clusters.png``, ``confusion.png`` (with labels), ``curves.png``, ``embedding.png``
+    """Write ``clusters.png``, ``confusion.png`` (with labels), ``curves.png``, ``parts.png`` (when the
+    method logs parts besides its loss), ``embedding.png``
     (with N×D ``features``) and ``index.html`` into ``run.report_dir`` and return the page's path.
 
     ``images``: uint8 (N, C, H, W) with C = 1 or 3, or float (N, D) feature vectors (then no cluster grid);
@@ -415,8 +437,15 @@ def write_report(run: RunDir, images: np.ndarray, labels: np.ndarray | None, ass
     else:
         (out / "confusion.png").unlink(missing_ok=True)
         notes.append("No confusion matrix and no ACC/NMI/ARI: the dataset has no labels.")
-    has_scores = plot_curves(out / "curves.png", run.read_metrics(), np.bincount(assignments, minlength=k))
+    records = run.read_metrics()
+    has_scores = plot_curves(out / "curves.png", records, np.bincount(assignments, minlength=k))
     pictures.append(("curves.png", CAPTIONS["curves_scores" if has_scores else "curves_sizes"]))
+    parts = loss_parts(records)
+    if parts:
+        plot_parts(out / "parts.png", records, parts)
+        pictures.append(("parts.png", CAPTIONS["parts"]))
+    else:
+        (out / "parts.png").unlink(missing_ok=True)
     if features is not None:
         plot_embedding(out / "embedding.png", features, assignments, k)
         pictures.append(("embedding.png", CAPTIONS["embedding"]))
