@@ -52,7 +52,10 @@ def main() -> None:
 
     rows, curves = [], {}
     for seed in args.seeds:
-        figures, evals, wall = run_seed(args, seed)
+        try:
+            figures, evals, wall = run_seed(args, seed)
+        except KeyboardInterrupt:
+            raise SystemExit(f"stopped during seed {seed}; its last checkpoint is kept: rerun the same command to continue")
         rows.append((seed, figures, wall))
         curves[seed] = [(round(e["time_s"] / 60, 1), round(e["acc"], 3)) for e in evals if "acc" in e]
 
