@@ -109,12 +109,16 @@ def resnet34(input_shape: tuple[int, ...], width: int | None = None) -> tuple[nn
         for i in range(blocks):
             layers.append(basic_block(c_in, stage_width, stride if i == 0 else 1))
             c_in = stage_width
-    layers.append(GlobalAvgPool())
-    trunk = nn.Sequential(*layers)
+    return pooled_trunk(layers), c_in
+
+
+def pooled_trunk(layers: list[nn.Module]) -> nn.Sequential:
+    """``layers`` then a global average, as one Sequential; convolutions start Kaiming-normal (fan-out)."""
+    trunk = nn.Sequential(*layers, GlobalAvgPool())
     for m in trunk.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-    return trunk, c_in
+    return trunk
 
 
 def mlp(input_shape: tuple[int, ...], width: int | None = None) -> tuple[nn.Module, int]:

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .backbones import GlobalAvgPool, Residual, basic_block
+from .backbones import Residual, basic_block, pooled_trunk
 
 
 EXPANSION = 4  # ResNet-50's blocks widen their output 4×
@@ -50,12 +50,7 @@ def cifar_resnet(depth: int, channels: int, width: int = 64, max_pool: bool = Fa
             else:
                 layers.append(basic_block(c_in, stage_width, stride))
                 c_in = stage_width
-    layers.append(GlobalAvgPool())
-    trunk = nn.Sequential(*layers)
-    for m in trunk.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-    return trunk, c_in
+    return pooled_trunk(layers), c_in
 
 
 class Prototypes(nn.Module):
