@@ -431,22 +431,31 @@ class Trainer:
 
 
 def load_data(cfg: RunConfig, progress: bool = True, record: dict | None = None,
-              run_root: Path | None = None) -> tuple[Dataset, Dataset | None]:
-    """The training split and, when ``data.eval_split`` names another one, the evaluation split.
-    ``record``: a run's ``data.json``; the data are then read from the path it resolved (whatever
-    the working directory) and must match its fingerprints."""
+              run_root: Path | None = None, eval_split: str | None = None) -> tuple[Dataset, Dataset | None]:
+    """The training split and, when ``data.eval_split`` (or ``eval_split``, which overrides it)
+    names another one, the evaluation split. ``record``: a run's ``data.json``; the data are then
+    read from the path it resolved (whatever the working directory) and must match its
+    fingerprints (an overriding evaluation split has none to match)."""
     d = cfg.data
-    name = d.name
-    if record and record.get("path") and Path(record["path"]).exists():
-        name = record["path"]
+    name = data_source(cfg, record)
+    wanted = d.eval_split if eval_split is None else eval_split
     train_data = load_dataset(name, split=d.split, root=d.root, progress=progress)
     eval_data = None
-    if d.eval_split is not None and d.eval_split != d.split:
-        eval_data = load_dataset(name, split=d.eval_split, root=d.root, progress=progress)
+    if wanted is not None and wanted != d.split:
+        eval_data = load_dataset(name, split=wanted, root=d.root, progress=progress)
     if record:
-        for which, data in (("train", train_data), ("eval", eval_data)):
-            _check_fingerprint(record.get(which), data, which, name, run_root)
+        _check_fingerprint(record.get("train"), train_data, "train", name, run_root)
+        if eval_split is None:
+            _check_fingerprint(record.get("eval"), eval_data, "eval", name, run_root)
     return train_data, eval_data
+
+
+def data_source(cfg: RunConfig, record: dict | None) -> str:
+    """What to load a run's data from: the path its ``data.json`` resolved when it still exists,
+    else the configured name (whatever the working directory)."""
+    if record and record.get("path") and Path(record["path"]).exists():
+        return record["path"]
+    return cfg.data.name
 
 
 def data_record(cfg: RunConfig, train_data: Dataset, eval_data: Dataset | None) -> dict:
@@ -553,11 +562,7 @@ def load_trainer(out: str | Path, progress: bool = False, dataset: Dataset | Non
     run = RunDir.existing(out)
     cfg = run.read_config()
     if dataset is None:
-        record = run.read_data_record()
-        train_data, eval_data = load_data(cfg, progress, record, run.root)
-        if eval_split is not None:
-            name = record["path"] if record and record.get("path") and Path(record["path"]).exists() else cfg.data.name
-            eval_data = load_dataset(name, split=eval_split, root=cfg.data.root, progress=progress)
+        train_data, eval_data = load_data(cfg, progress, run.read_data_record(), run.root, eval_split)
         trainer = Trainer(cfg, train_data, run, progress, eval_dataset=eval_data)
     else:
         trainer = Trainer(cfg, dataset, run, progress, training=False)

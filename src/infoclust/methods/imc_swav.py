@@ -110,7 +110,8 @@ class IMCSwAV:
             self.prototypes.weight.grad = None
         ctx.dist.average_gradients([p for module in self.modules.values() for p in module.parameters()])
         self.optimizer.step()
-        used = torch.tensor(float(codes[0].argmax(dim=1).unique().numel()), device=self.device)
+        # on the device: no host sync per step
+        used = (torch.bincount(codes[0].argmax(dim=1), minlength=self.cfg.model.prototypes) > 0).sum().float()
         return {"loss": loss.detach(), "swav": swav.detach(), "mi": mi.detach(), "logits": penalty.detach(),
                 "prototypes_used": used}
 
