@@ -76,3 +76,20 @@ def test_dccs_assignments_prints_the_four_rules_of_a_run(tmp_path):
     for row in rows:
         acc = float(row.split(" | ")[2])
         assert 0.1 <= acc <= 1
+
+
+def test_compare_runs_averages_finished_seeds_and_names_unfinished_ones(tmp_path):
+    for method, seeds in (("a", {0: 0.5, 1: 0.7}), ("b", {2: 0.9})):
+        for seed, acc in seeds.items():
+            run = tmp_path / method / f"s{seed}"
+            run.mkdir(parents=True)
+            (run / "summary.json").write_text(json.dumps({"acc": acc, "nmi": acc / 2, "ari": acc / 4, "time_s": 600,
+                                                          "epoch": 3, "machine": "m"}))
+    (tmp_path / "b" / "s3").mkdir()  # stopped: no summary
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "compare_runs.py"), f"A={tmp_path / 'a'}",
+                           f"B={tmp_path / 'b'}"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[2] == "| A | 0, 1 | 60.0 ± 10.0 | 30.0 ± 5.0 | 15.0 ± 2.5 | 10.0 / 10.0 | 3 / 3 | m |"
+    assert lines[3] == "| B | 2 | 90.0 | 45.0 | 22.5 | 10.0 | 3 | m |"
+    assert "s3: no summary.json" in done.stderr

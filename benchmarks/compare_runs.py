@@ -1,0 +1,61 @@
+"""One table of several methods' finished runs (each a quality.py output folder with sSEED/summary.json):
+
+    python benchmarks/compare_runs.py DCCS=benchmarks/results/dccs-fashion-mnist-cpu \
+        IIC=benchmarks/results/iic-fashion-mnist-cpu IMSAT=BENCH_DIR/imsat-fmnist
+
+Prints a markdown row per method: the seeds found, ACC, NMI (arithmetic) and ARI as mean ± std (%)
+over them, the training minutes and passes of each run, and the machines the runs reported. Runs
+without a summary (unfinished) are left out and named on stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from infoclust.grid import acc_text
+
+
+def finished_runs(folder: Path) -> dict[int, dict]:
+    """{seed: summary} of every sSEED under ``folder`` that has a summary.json."""
+    runs = {}
+    for run in sorted(folder.glob("s[0-9]*")):
+        summary = run / "summary.json"
+        if summary.is_file():
+            runs[int(run.name[1:])] = json.loads(summary.read_text())
+        else:
+            print(f"{run}: no summary.json (unfinished), left out", file=sys.stderr)
+    return runs
+
+
+def table(rows: dict[str, dict[int, dict]]) -> str:
+    """Markdown: method | seeds | ACC | NMI | ARI | training minutes a run | passes a run | machines."""
+    lines = ["| method | seeds | ACC (%) | NMI (%) | ARI (%) | training min a run | passes a run | machine(s) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, runs in rows.items():
+        seeds = sorted(runs)
+        figures = [acc_text([runs[s][key] for s in seeds]) for key in ("acc", "nmi", "ari")]
+        minutes = " / ".join(f"{runs[s]['time_s'] / 60:.1f}" for s in seeds)
+        passes = " / ".join(str(runs[s]["epoch"]) for s in seeds)
+        machines = "; ".join(sorted({runs[s].get("machine", "?") for s in seeds}))
+        lines.append(f"| {name} | {', '.join(map(str, seeds))} | " + " | ".join(figures)
+                     + f" | {minutes} | {passes} | {machines} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("rows", nargs="+", metavar="NAME=FOLDER")
+    args = parser.parse_args()
+    rows = {}
+    for item in args.rows:
+        name, sep, folder = item.partition("=")
+        if not sep or not Path(folder).is_dir():
+            raise SystemExit(f"{item!r}: expected NAME=FOLDER with FOLDER a quality.py output folder")
+        rows[name] = finished_runs(Path(folder))
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
