@@ -1,4 +1,4 @@
-"""The ``infoclust`` command: train, evaluate, predict, report, grid, list, config show.
+"""The ``infoclust`` command: train, evaluate, predict, report, probe, grid, list, config show.
 
 Bad input ends in one line ``infoclust: error: ...`` on stderr and exit status 2, never a traceback:
 our own errors, and the operating system's (a full disk, a read-only or missing path, too little
@@ -136,6 +136,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_probe(args: argparse.Namespace) -> int:
+    from .probes import ProbeSettings, probe
+
+    settings = ProbeSettings(args.protocol, args.labels_fraction, args.layer, args.seed, args.epochs, args.batch_size,
+                             args.lr, args.scratch, args.augment)
+    settings.check()
+    RunDir.existing(args.run_dir)
+    print(json.dumps(json_safe(probe(args.run_dir, settings, progress=not args.quiet)), allow_nan=False))
+    return 0
+
+
 def cmd_grid(args: argparse.Namespace) -> int:
     from .grid import load_grid, run_grid
 
@@ -221,6 +232,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="HTML page with cluster grids, confusion matrix and curves")
     p.add_argument("run_dir")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("probe", help="accuracy of a run's network with a few labels: linear probe, many-to-one "
+                                     "over-clustering, fine-tuning (one JSON line; the report shows them all)")
+    p.add_argument("run_dir")
+    p.add_argument("--protocol", default="linear", help="linear (default), overcluster or finetune")
+    p.add_argument("--labels-fraction", type=float, default=0.1, metavar="F",
+                   help="fraction of each class whose labels are used (default 0.1); the rest is scored")
+    p.add_argument("--layer", default="trunk", help="linear probe's input: trunk (the method's features), conv (the "
+                                                    "last convolution's input, averaged) or y (the posteriors)")
+    p.add_argument("--seed", type=int, default=0, help="draws the labelled samples (and seeds fine-tuning)")
+    p.add_argument("--epochs", type=int, default=50, help="finetune: passes over the labelled samples (default 50)")
+    p.add_argument("--batch-size", type=int, default=64, help="finetune: batch size (default 64)")
+    p.add_argument("--lr", type=float, default=1e-3, help="finetune: Adam's learning rate (default 1e-3)")
+    p.add_argument("--scratch", action="store_true", help="finetune: the same network freshly initialised "
+                                                          "(the supervised baseline)")
+    p.add_argument("--augment", action="store_true", help="finetune: random shifts and horizontal flips")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_probe)
 
     p = sub.add_parser("grid", help="run every row × dataset × seed of a grid spec and tabulate ACC")
     p.add_argument("spec", help="grid YAML, e.g. configs/peng-table1.yaml")

@@ -32,6 +32,10 @@ PARTS_COLS = 4  # panels per row of parts.png
 EMBEDDING_POINTS = 5000
 
 CAPTIONS = {
+    "probes": "Each 'infoclust probe' of this run's network: the labelled fraction of each class trains the "
+              "protocol (a linear classifier on a layer's outputs, the many-to-one map of the largest head's "
+              "clusters, or fine-tuning with a new linear layer) and the accuracy is measured on the samples "
+              "whose labels were not used.",
     "clusters": "One row per cluster, largest first, showing its most confident members (highest posterior) "
                 "from left to right. A good clustering has rows of one kind of image; the left label gives the "
                 "cluster's size and, with labels, its most common class and that class's share.",
@@ -319,6 +323,11 @@ def _fmt(value: float) -> str:
     return f"{value:.4f}"
 
 
+def _cell(value: object) -> str:
+    """A table cell: floats to 4 decimals, anything else as it prints."""
+    return _fmt(value) if isinstance(value, float) else str(value)
+
+
 def figure_rows(figures: dict) -> list[tuple[str, str]]:
     """(name, value) rows of the figures table, skipping keys the figures dict lacks."""
     rows: list[tuple[str, str]] = []
@@ -352,9 +361,27 @@ def figure_rows(figures: dict) -> list[tuple[str, str]]:
     return rows
 
 
+PROBE_COLUMNS = (("protocol", "protocol"), ("layer", "layer"), ("labels_fraction", "labels"),
+                 ("n_labelled", "labelled"), ("n_scored", "scored"), ("accuracy", "accuracy"), ("seed", "seed"),
+                 ("scratch", "from scratch"), ("augment", "augmented"), ("epochs", "epochs"))
+
+
+def probe_table(records: list[dict]) -> str:
+    """HTML table of the run's probes (``probes.jsonl``), one row each; empty without probes."""
+    if not records:
+        return ""
+    esc = html.escape
+    head = "".join(f"<th>{esc(name)}</th>" for _, name in PROBE_COLUMNS)
+    body = "\n".join("<tr>" + "".join(f"<td>{esc(_cell(r.get(key, '')))}</td>" for key, _ in PROBE_COLUMNS)
+                     + "</tr>" for r in records)
+    return (f"<h2>Probes</h2>\n<p class=note>{esc(CAPTIONS['probes'])}</p>\n"
+            f"<table>\n<tr>{head}</tr>\n{body}\n</table>")
+
+
 def render_html(title: str, run_root: Path, rows: list[tuple[str, str]], pictures: list[tuple[str, str]],
-                notes: list[str]) -> str:
-    """The self-contained page: heading, figures table, then each (file name, caption) picture."""
+                notes: list[str], probes: list[dict] | None = None) -> str:
+    """The self-contained page: heading, figures table, the probes' table, then each (file name,
+    caption) picture."""
     esc = html.escape
     table = "\n".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
     sections = "\n".join(
@@ -386,6 +413,7 @@ figcaption, .note {{ color: #555; max-width: 900px; }}
 {table}
 </table>
 {note_html}
+{probe_table(probes or [])}
 {sections}
 </body>
 </html>
@@ -451,5 +479,6 @@ def write_report(run: RunDir, images: np.ndarray, labels: np.ndarray | None, ass
         pictures.append(("embedding.png", CAPTIONS["embedding"]))
 
     page = out / "index.html"
-    atomic_write_text(page, render_html(title or "infoclust report", run.root, figure_rows(figures), pictures, notes))
+    atomic_write_text(page, render_html(title or "infoclust report", run.root, figure_rows(figures), pictures, notes,
+                                        run.read_probes()))
     return page

@@ -91,6 +91,28 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+def _append_line(path: Path, record: dict[str, Any]) -> None:
+    """Append ``record`` as one JSON line to ``path``."""
+    try:
+        with open(path, "a") as fh:
+            fh.write(json.dumps(json_safe(record)) + "\n")
+    except OSError as error:
+        raise write_failure(error, path) from None
+
+
+def _read_lines(path: Path) -> list[dict]:
+    """The JSON records of ``path``, one a line ([] when it does not exist)."""
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line cut by a kill mid-write
+    return records
+
+
 class RunDir:
     """Paths and I/O of one run folder."""
 
@@ -100,6 +122,7 @@ class RunDir:
         self.metrics_path = self.root / "metrics.jsonl"
         self.summary_path = self.root / "summary.json"  # written when the run has finished
         self.data_path = self.root / "data.json"  # what the run trains on: resolved path and fingerprints
+        self.probes_path = self.root / "probes.jsonl"  # one line per 'infoclust probe' of the trained network
         self.checkpoint_path = self.root / "checkpoint" / "last.pt"
         self.report_dir = self.root / "report"
 
@@ -163,11 +186,11 @@ class RunDir:
             raise CheckpointError(f"'{self.data_path}' cannot be read ({exc}); expected the JSON infoclust wrote") from None
 
     def append_metrics(self, record: dict[str, Any]) -> None:
-        try:
-            with open(self.metrics_path, "a") as fh:
-                fh.write(json.dumps(json_safe(record)) + "\n")
-        except OSError as error:
-            raise write_failure(error, self.metrics_path) from None
+        _append_line(self.metrics_path, record)
+
+    def append_probe(self, record: dict[str, Any]) -> None:
+        """Add one probe result (``infoclust probe``) to ``probes.jsonl``."""
+        _append_line(self.probes_path, record)
 
     def metrics_size(self) -> int:
         return self.metrics_path.stat().st_size if self.metrics_path.exists() else 0
@@ -185,15 +208,10 @@ class RunDir:
                           stacklevel=2)
 
     def read_metrics(self) -> list[dict]:
-        if not self.metrics_path.exists():
-            return []
-        records = []
-        for line in self.metrics_path.read_text().splitlines():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a line cut by a kill mid-write
-        return records
+        return _read_lines(self.metrics_path)
+
+    def read_probes(self) -> list[dict]:
+        return _read_lines(self.probes_path)
 
     def save_checkpoint(self, state: dict) -> None:
         """Serialise in memory first, so a full disk is an OSError of our own write, not torch's."""

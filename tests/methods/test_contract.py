@@ -54,7 +54,15 @@ def test_a_method_trains_logs_its_parts_and_predicts(name, digits, tmp_path):
     assert torch.allclose(head.sum(-1), torch.ones(head.shape[:2]), atol=1e-5)
     scores = method.selection_scores(trainer.images[:64], StepContext(0, 0, Rng.seeded(0, trainer.device), idx))
     assert scores is None or scores.shape == (head.shape[0],)
-    assert method.features(trainer.images[:7]).shape[0] == 7
+    embedded = method.features(trainer.images[:7])
+    assert embedded.shape[0] == 7
+    # the feature network is the same computation with gradients, over the method's own parameters
+    network = method.feature_network().eval()
+    out = network(trainer.images[:7])
+    assert torch.allclose(out, embedded, atol=1e-6) and out.requires_grad
+    owned = {id(p) for name in dir(method) if isinstance(getattr(method, name, None), torch.nn.Module)
+             for p in getattr(method, name).parameters()}
+    assert {id(p) for p in network.parameters()} <= owned
     assert isinstance(method.pass_name(0), str) and isinstance(method.may_report(0), bool)
     assert sum(figures["cluster_sizes"]) == len(digits) and 0 <= figures["acc"] <= 1
 
@@ -81,10 +89,10 @@ def test_a_method_resumes_exactly(name, digits, tmp_path, monkeypatch):
                 assert torch.equal(value, b[part][key]), (part, key)
 
 
-def test_no_method_or_head_name_in_the_engine_api_cli_grid_or_report():
+def test_no_method_or_head_name_in_the_engine_api_cli_grid_report_or_probes():
     names = set(METHODS) | {"A", "B"}
     pattern = re.compile(r"""["'](%s)["']""" % "|".join(re.escape(n) for n in names))
-    for module in ("engine", "api", "cli", "grid", "report", "evaluation", "runs"):
+    for module in ("engine", "api", "cli", "grid", "report", "evaluation", "runs", "probes"):
         code = (SRC / f"{module}.py").read_text()
         assert not pattern.findall(code), (module, pattern.findall(code))
 

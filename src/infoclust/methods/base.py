@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Protocol, runtime_checkable
 
 import torch
+from torch import nn
 
 from ..config import RunConfig
 from ..distributed import DistContext
@@ -79,12 +80,28 @@ class Method(Protocol):
         method has no choice to make."""
 
     def features(self, samples: torch.Tensor) -> torch.Tensor:
-        """B samples → B×D embedding on the evaluation view."""
+        """B samples → B×D embedding on the evaluation view (``feature_network`` in eval mode)."""
+
+    def feature_network(self) -> "FeatureNetwork":
+        """The network behind ``features`` with gradients, sharing this method's modules (the
+        probes copy it before training it)."""
 
     def state_dict(self) -> dict:
         """Every module, optimiser and schedule: ``load_state_dict`` of it continues exactly."""
 
     def load_state_dict(self, state: dict) -> None: ...
+
+
+class FeatureNetwork(nn.Module):
+    """Samples as a method receives them (uint8 B×C×H×W images or float32 B×D vectors) → B×D
+    features: the parameter-free evaluation ``view`` (a function), then the ``trunk`` module."""
+
+    def __init__(self, view: Callable[[torch.Tensor], torch.Tensor], trunk: nn.Module):
+        super().__init__()
+        self.view, self.trunk = view, trunk
+
+    def forward(self, samples: torch.Tensor) -> torch.Tensor:
+        return self.trunk(self.view(samples))
 
 
 @dataclass(frozen=True)

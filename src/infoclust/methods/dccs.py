@@ -17,8 +17,8 @@ import torch
 
 from ..distributed import DistContext, synchronise_batchnorm
 from ..losses import augmentation_kl, gradient_penalty, jsd_mi_loss, reconstruction_loss
-from ..models.dccs import build_decoder, build_encoder, mlp_critic
-from .base import MethodSpec, StepContext, register
+from ..models.dccs import Codes, build_decoder, build_encoder, mlp_critic
+from .base import FeatureNetwork, MethodSpec, StepContext, register
 from .dccs_config import PRESET, DCCSRunConfig, build_views, resolve, validate
 
 HEAD = "zc"  # the reported "head": the category code
@@ -98,8 +98,11 @@ class DCCS:
     def features(self, samples: torch.Tensor) -> torch.Tensor:
         """B images → B×(Ds + K) codes Z = [Zs, Zc], eval-mode encoder on the clean view."""
         self.encoder.eval()
-        zs, logits, _ = self.encoder(self.views.clean(samples))
-        return torch.cat([zs, logits.softmax(dim=1)], dim=1)
+        return self.feature_network()(samples)
+
+    def feature_network(self) -> FeatureNetwork:
+        """The clean view, then the encoder's codes Z."""
+        return FeatureNetwork(self.views.clean, Codes(self.encoder))
 
     def state_dict(self) -> dict:
         return {"encoder": self.encoder.state_dict(), "critic": self.critic.state_dict(),

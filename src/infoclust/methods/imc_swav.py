@@ -18,7 +18,7 @@ from ..distributed import DistContext, synchronise_batchnorm
 from ..errors import ConfigError
 from ..losses import imc_mi_loss, logit_penalty, sinkhorn, swapped_prediction_loss
 from ..models.imc_swav import Prototypes, cifar_resnet, classifier, projection
-from .base import MethodSpec, StepContext, register
+from .base import FeatureNetwork, MethodSpec, StepContext, register
 from .imc_swav_config import PRESET, IMCRunConfig, build_views, resolve, validate
 
 HEAD = "y"  # the reported head: the classifier's clusters
@@ -189,7 +189,11 @@ class IMCSwAV:
     def features(self, samples: torch.Tensor) -> torch.Tensor:
         """B images → B×F encoder features of the whole image, eval mode."""
         self.encoder.eval()
-        return self.encoder(self.views.clean(samples))
+        return self.feature_network()(samples)
+
+    def feature_network(self) -> FeatureNetwork:
+        """The whole image (normalised), then the ResNet encoder (the classifier's input)."""
+        return FeatureNetwork(self.views.clean, self.encoder)
 
     def state_dict(self) -> dict:
         state = {name: module.state_dict() for name, module in self.modules.items()}

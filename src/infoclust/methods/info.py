@@ -15,7 +15,7 @@ from ..distributed import DistContext, synchronise_batchnorm
 from ..losses import iic_loss, imsat_loss, kl_divergence
 from ..models import ClusterNet
 from ..views import VectorViews, cutout, gaussian_noise, input_channels, mix_like, mixup
-from .base import MethodSpec, StepContext, register
+from .base import FeatureNetwork, MethodSpec, StepContext, register
 from .info_config import MAIN, OVER, PRESETS, InfoRunConfig, build_views, parse_schedule, resolve, validate
 
 NEIGHBOUR = 10  # IMSAT's adaptive VAT radius: distance to the 10th nearest neighbour
@@ -118,9 +118,13 @@ class InfoClustering:
 
     @torch.no_grad()
     def features(self, samples: torch.Tensor) -> torch.Tensor:
-        """B samples → B×D trunk features on the evaluation view."""
+        """B samples → B×D trunk features on the evaluation view, eval-mode network."""
         self.model.eval()
-        return self.model.features(self._net_input(self.views.evaluation(samples)))
+        return self.feature_network()(samples)
+
+    def feature_network(self) -> FeatureNetwork:
+        """The evaluation view, then the trunk (the heads' input)."""
+        return FeatureNetwork(lambda samples: self._net_input(self.views.evaluation(samples)), self.model.trunk)
 
     def state_dict(self) -> dict:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}

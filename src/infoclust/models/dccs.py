@@ -50,6 +50,18 @@ class ConvEncoder(nn.Module):
         return out[:, :self.style_dim], out[:, self.style_dim:], act
 
 
+class Codes(nn.Module):
+    """An encoder's code Z = [Zs, softmax(category logits)] (B×(Ds + K)) alone, as one module."""
+
+    def __init__(self, encoder: nn.Module):
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        zs, logits, _ = self.encoder(x)
+        return torch.cat([zs, logits.softmax(dim=1)], dim=1)
+
+
 class _ResBlock(nn.Module):
     """Pre-activation residual block of SNGAN's discriminator as DCCS uses it: BN, ReLU, conv3×3,
     BN, ReLU, conv3×3 (then 2×2 average pooling when ``down``); shortcut conv1×1 (+ pooling).
