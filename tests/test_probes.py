@@ -26,14 +26,18 @@ def test_labelled_split_takes_the_fraction_of_every_class_and_leaves_the_rest():
     again, _ = labelled_split(labels, 0.1, seed=3)
     other, _ = labelled_split(labels, 0.1, seed=4)
     assert np.array_equal(labelled, again) and not np.array_equal(labelled, other)
+    everything, none = labelled_split(labels, 1.0, seed=3)  # all labels (the held-out protocol)
+    assert np.array_equal(everything, np.arange(len(labels))) and len(none) == 0
 
 
 def test_many_to_one_maps_each_cluster_to_its_labelled_majority():
     clusters = np.array([0, 0, 0, 1, 1, 2, 2, 3])
     labels = np.array([5, 5, 1, 2, 2, 1, 0, 5])
     labelled = np.array([0, 1, 3, 5])  # cluster 0 → 5, 1 → 2, 2 → 1; 3 has none: the labelled majority, 5
-    assert many_to_one(clusters, labels, labelled, np.array([2, 4, 6, 7])) == pytest.approx(2 / 4)
-    assert many_to_one(clusters, labels, labelled, np.arange(8)) == pytest.approx(6 / 8)
+    fit = (clusters[labelled], labels[labelled])
+    scored = np.array([2, 4, 6, 7])
+    assert many_to_one(*fit, clusters[scored], labels[scored]) == pytest.approx(2 / 4)
+    assert many_to_one(*fit, clusters, labels) == pytest.approx(6 / 8)
 
 
 def test_linear_probe_reads_classes_off_informative_features_and_not_off_noise():
@@ -42,8 +46,8 @@ def test_linear_probe_reads_classes_off_informative_features_and_not_off_noise()
     informative = np.eye(5)[labels] + 0.2 * rng.standard_normal((600, 5))
     noise = rng.standard_normal((600, 5))
     labelled, rest = labelled_split(labels, 0.2, 0)
-    assert linear_probe(informative, labels, labelled, rest, 0) > 0.97
-    assert linear_probe(noise, labels, labelled, rest, 0) < 0.35  # chance: 0.2
+    for features, low, high in ((informative, 0.97, 1), (noise, 0, 0.35)):  # chance: 0.2
+        assert low < linear_probe(features[labelled], labels[labelled], features[rest], labels[rest], 0) <= high
 
 
 def test_conv_layer_is_the_last_convolutions_input_averaged_over_positions():
@@ -81,7 +85,7 @@ def test_finetune_learns_a_separable_task_from_few_labels():
     network = FeatureNetwork(lambda x: x.float() / 255, nn.Sequential(nn.Flatten(), nn.Linear(64, 8), nn.BatchNorm1d(8), nn.ReLU()))
     labelled, rest = labelled_split(labels, 0.05, 0)
     settings = ProbeSettings("finetune", 0.05, epochs=30, batch_size=8)
-    assert finetune(network, images, labels, labelled, rest, settings) > 0.95
+    assert finetune(network, images[labelled], labels[labelled], images[rest], labels[rest], settings) > 0.95
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +117,14 @@ def test_a_pretrained_trunk_beats_the_same_network_from_scratch_with_few_labels(
     assert pretrained["accuracy"] > scratch["accuracy"] + 0.05
 
 
+def test_held_out_probes_learn_from_the_training_split_and_score_the_test_split(image_run):
+    record = probe(image_run, ProbeSettings("linear", 1.0, held_out=True))
+    assert (record["n_labelled"], record["n_scored"], record["scored_split"]) == (1500, 297, "test")  # digits' splits
+    assert record["accuracy"] > 0.8
+    few = probe(image_run, ProbeSettings("overcluster", 0.1, held_out=True))
+    assert 140 <= few["n_labelled"] <= 160 and few["n_scored"] == 297 and few["accuracy"] > 0.2
+
+
 def test_the_probe_command_prints_one_json_line_and_the_report_shows_it(image_run, capsys):
     assert main(["probe", str(image_run), "--labels-fraction", "0.05", "--protocol", "linear", "--quiet"]) == 0
     line = capsys.readouterr().out.strip()
@@ -128,6 +140,7 @@ def test_the_probe_command_prints_one_json_line_and_the_report_shows_it(image_ru
     (["--layer", "fc"], "unknown layer 'fc'"),
     (["--protocol", "overcluster", "--layer", "conv"], "belongs to the linear protocol"),
     (["--scratch"], "belong to the finetune protocol"),
+    (["--labels-fraction", "0"], "strictly between 0 and 1"),
 ])
 def test_bad_probe_settings_exit_2_with_one_line_and_change_nothing(image_run, args, message, capsys):
     before = sorted((p.name, p.stat().st_mtime_ns) for p in image_run.rglob("*"))

@@ -140,7 +140,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     from .probes import ProbeSettings, probe
 
     settings = ProbeSettings(args.protocol, args.labels_fraction, args.layer, args.seed, args.epochs, args.batch_size,
-                             args.lr, args.scratch, args.augment)
+                             args.lr, args.scratch, args.augment, args.held_out)
     settings.check()
     RunDir.existing(args.run_dir)
     print(json.dumps(json_safe(probe(args.run_dir, settings, progress=not args.quiet)), allow_nan=False))
@@ -248,6 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scratch", action="store_true", help="finetune: the same network freshly initialised "
                                                           "(the supervised baseline)")
     p.add_argument("--augment", action="store_true", help="finetune: random shifts and horizontal flips")
+    p.add_argument("--held-out", action="store_true", help="labels from the dataset's training split (the "
+                                                           "fraction may be 1), accuracy on its test split")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_probe)
 

@@ -3,7 +3,9 @@ known (IIC §4.1, Table 3; Peng et al. §5.5–5.6, Tables 3–4).
 
 The run's evaluation samples are split per class into a labelled part (``labels_fraction`` of each
 class, at least one sample, drawn with ``seed``) and the rest. Every protocol learns from the
-labelled part only and reports its accuracy on the rest:
+labelled part only and reports its accuracy on the rest. With ``held_out`` the labelled part is
+drawn from the dataset's training split instead (the fraction may then be 1) and the accuracy is
+measured on its test split:
 
 - ``linear``: multinomial logistic regression (scikit-learn, standardised inputs) on frozen outputs
   of one layer: ``trunk`` (the method's features), ``conv`` (the input of the network's last
@@ -56,6 +58,7 @@ class ProbeSettings:
     lr: float = 1e-3
     scratch: bool = False
     augment: bool = False
+    held_out: bool = False
 
     def check(self) -> None:
         """One clear line for each impossible setting."""
@@ -63,9 +66,10 @@ class ProbeSettings:
             raise ConfigError(f"unknown probe protocol '{self.protocol}': expected one of {', '.join(PROTOCOLS)}")
         if self.layer not in LAYERS:
             raise ConfigError(f"unknown layer '{self.layer}': expected one of {', '.join(LAYERS)}")
-        if not 0 < self.labels_fraction < 1:
+        if not 0 < self.labels_fraction <= 1 or (self.labels_fraction == 1 and not self.held_out):
             raise ConfigError(f"labels fraction {self.labels_fraction}: expected a fraction strictly between 0 and 1 "
-                              "(the accuracy is measured on the samples whose labels were not used)")
+                              "(the accuracy is measured on the samples whose labels were not used), or up to 1 "
+                              "with --held-out (labels from the training split, accuracy on the test split)")
         if self.epochs < 1 or self.batch_size < 2 or not self.lr > 0:
             raise ConfigError(f"epochs = {self.epochs}, batch size = {self.batch_size}, lr = {self.lr}: expected at "
                               "least 1 epoch, a batch of at least 2 and lr > 0")
@@ -77,33 +81,35 @@ class ProbeSettings:
 
 def labelled_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(labelled, rest) sorted sample indices: of each class's n_c samples, round(fraction · n_c)
-    (at least 1, at most n_c − 1) are labelled, drawn with ``seed``."""
+    (at least 1; at most n_c − 1 unless the fraction is 1) are labelled, drawn with ``seed``."""
     rng = np.random.default_rng(seed)
     chosen = []
     for c in np.unique(labels):
         members = np.flatnonzero(labels == c)
-        n = min(max(1, round(fraction * len(members))), len(members) - 1)
-        chosen.append(rng.permutation(members)[:n])
+        n = max(1, round(fraction * len(members)))
+        chosen.append(rng.permutation(members)[:n if fraction == 1 else min(n, len(members) - 1)])
     labelled = np.sort(np.concatenate(chosen))
     return labelled, np.setdiff1d(np.arange(len(labels)), labelled)
 
 
-def linear_probe(features: np.ndarray, labels: np.ndarray, labelled: np.ndarray, rest: np.ndarray, seed: int) -> float:
-    """Accuracy on ``rest`` of a logistic regression fitted to the N×D ``features`` of ``labelled``."""
-    scaler = StandardScaler().fit(features[labelled])
-    model = LogisticRegression(max_iter=2000, random_state=seed).fit(scaler.transform(features[labelled]), labels[labelled])
-    return float(np.mean(model.predict(scaler.transform(features[rest])) == labels[rest]))
+def linear_probe(fit: np.ndarray, fit_labels: np.ndarray, scored: np.ndarray, scored_labels: np.ndarray,
+                 seed: int) -> float:
+    """Accuracy on the N×D outputs ``scored`` of a logistic regression fitted to the outputs ``fit``."""
+    scaler = StandardScaler().fit(fit)
+    model = LogisticRegression(max_iter=2000, random_state=seed).fit(scaler.transform(fit), fit_labels)
+    return float(np.mean(model.predict(scaler.transform(scored)) == scored_labels))
 
 
-def many_to_one(clusters: np.ndarray, labels: np.ndarray, labelled: np.ndarray, scored: np.ndarray) -> float:
-    """Accuracy on ``scored`` of mapping each cluster to the most frequent class of its ``labelled``
-    members (a cluster with none: the most frequent labelled class)."""
-    k, n_classes = int(clusters.max()) + 1, int(labels.max()) + 1
+def many_to_one(fit: np.ndarray, fit_labels: np.ndarray, scored: np.ndarray, scored_labels: np.ndarray) -> float:
+    """Accuracy on the clusters ``scored`` of mapping each cluster to the most frequent class of its
+    members in ``fit`` (a cluster with none there: the most frequent class of ``fit_labels``)."""
+    k = int(max(fit.max(), scored.max())) + 1
+    n_classes = int(max(fit_labels.max(), scored_labels.max())) + 1
     counts = np.zeros((k, n_classes), dtype=np.int64)
-    np.add.at(counts, (clusters[labelled], labels[labelled]), 1)
-    fallback = np.bincount(labels[labelled], minlength=n_classes).argmax()
+    np.add.at(counts, (fit, fit_labels), 1)
+    fallback = np.bincount(fit_labels, minlength=n_classes).argmax()
     mapping = np.where(counts.sum(1) > 0, counts.argmax(1), fallback)
-    return float(np.mean(mapping[clusters[scored]] == labels[scored]))
+    return float(np.mean(mapping[scored] == scored_labels))
 
 
 @torch.no_grad()
@@ -143,29 +149,27 @@ def shift_and_flip(images: torch.Tensor, generator: torch.Generator) -> torch.Te
     return torch.where(flip[:, None, None, None], out.flip(-1), out)
 
 
-def finetune(network: FeatureNetwork, samples: torch.Tensor, labels: np.ndarray, labelled: np.ndarray,
-             rest: np.ndarray, settings: ProbeSettings) -> float:
-    """Accuracy on ``rest`` of ``network`` + a fresh linear layer trained on ``labelled`` (the
-    network is changed: pass a copy)."""
-    if settings.augment and samples.dim() != 4:
+def finetune(network: FeatureNetwork, fit: torch.Tensor, fit_labels: np.ndarray, scored: torch.Tensor,
+             scored_labels: np.ndarray, settings: ProbeSettings) -> float:
+    """Accuracy on the samples ``scored`` of ``network`` + a fresh linear layer trained on the
+    samples ``fit`` (the network is changed: pass a copy)."""
+    if settings.augment and fit.dim() != 4:
         raise ConfigError("--augment shifts and flips images; this run's samples are feature vectors")
-    device = samples.device
+    device = fit.device
     torch.manual_seed(settings.seed)
     generator = torch.Generator().manual_seed(settings.seed)
-    n_classes = int(labels.max()) + 1
     with torch.no_grad():
-        dim = network.eval()(samples[:2]).shape[1]
-    model = nn.Sequential(network, nn.Linear(dim, n_classes).to(device))
+        dim = network.eval()(fit[:2]).shape[1]
+    model = nn.Sequential(network, nn.Linear(dim, int(max(fit_labels.max(), scored_labels.max())) + 1).to(device))
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
-    targets = torch.as_tensor(labels, device=device)
-    pool = torch.as_tensor(labelled)
+    targets = torch.as_tensor(fit_labels, device=device)
     for _ in range(settings.epochs):
-        order = pool[torch.randperm(len(pool), generator=generator)]
+        order = torch.randperm(len(fit), generator=generator).to(device)
         for start in range(0, len(order), settings.batch_size):
-            idx = order[start:start + settings.batch_size].to(device)
+            idx = order[start:start + settings.batch_size]
             if len(idx) < 2:  # batch normalisation needs two samples
                 continue
-            x = samples[idx]
+            x = fit[idx]
             if settings.augment:
                 x = shift_and_flip(x, generator)
             model.train()
@@ -175,52 +179,74 @@ def finetune(network: FeatureNetwork, samples: torch.Tensor, labels: np.ndarray,
             optimizer.step()
     model.eval()
     with torch.no_grad():
-        idx = torch.as_tensor(rest, device=device)
-        predicted = torch.cat([model(samples[idx[i:i + CHUNK]]).argmax(1) for i in range(0, len(idx), CHUNK)])
-    return float((predicted == targets[idx]).float().mean())
+        predicted = torch.cat([model(scored[i:i + CHUNK]).argmax(1) for i in range(0, len(scored), CHUNK)]).cpu()
+    return float((predicted.numpy() == scored_labels).mean())
+
+
+def labelled_parts(trainer, settings: ProbeSettings) -> tuple[torch.Tensor, np.ndarray, torch.Tensor, np.ndarray, str]:
+    """(fit samples, their labels, scored samples, their labels, what was scored) of a probe: the
+    run's evaluation samples split by ``labelled_split``, or with ``held_out`` the labelled part of
+    the dataset's training split against its whole test split."""
+    from .data import load_dataset
+    from .engine import data_source, sample_tensor
+
+    if settings.held_out:
+        cfg, record = trainer.cfg, trainer.run.read_data_record()
+        train, test = (load_dataset(data_source(cfg, record), split=split, root=cfg.data.root, progress=False)
+                       for split in ("train", "test"))
+        parts = [(sample_tensor(d).to(trainer.device), d.labels, d) for d in (train, test)]
+    else:
+        d = trainer.eval_dataset
+        parts = [(trainer.eval_images, d.labels, d)]
+    for _, labels, d in parts:
+        if labels is None:
+            raise DataError(f"the {d.split} split of {d.name} has no labels; a probe needs labels to learn from and to score")
+    (samples, labels, d), *test_part = parts
+    labels = np.asarray(labels, dtype=np.int64)
+    labelled, rest = labelled_split(labels, settings.labels_fraction, settings.seed)
+    if test_part:
+        scored, scored_labels, test = test_part[0]
+        return samples[labelled], labels[labelled], scored, np.asarray(scored_labels, dtype=np.int64), test.split
+    return samples[labelled], labels[labelled], samples[rest], labels[rest], d.split
 
 
 def probe(run_dir: str | Path, settings: ProbeSettings, progress: bool = False) -> dict:
     """Run one probe on a run folder's checkpoint; append its record to the run's ``probes.jsonl``
-    and return it: ``accuracy`` (on the samples whose labels were not used), ``protocol``,
+    and return it: ``accuracy`` (on samples whose labels were not used), ``protocol``,
     ``labels_fraction``, ``n_labelled``, ``n_scored``, the settings, the time taken and what was probed."""
     from .engine import load_trainer
 
     settings.check()
     start = time.perf_counter()
     trainer = load_trainer(run_dir, progress)
-    labels = trainer.eval_dataset.labels
-    if labels is None:
-        raise DataError(f"the evaluation data of '{run_dir}' have no labels; a probe needs labels to learn from and to score")
-    labels = np.asarray(labels, dtype=np.int64)
-    labelled, rest = labelled_split(labels, settings.labels_fraction, settings.seed)
-    samples, method = trainer.eval_images, trainer.method
+    fit, fit_labels, scored, scored_labels, scored_split = labelled_parts(trainer, settings)
+    method = trainer.method
     detail: dict = {}
     if settings.protocol == "linear":
         if settings.layer == "y":
-            outputs = trainer.reported_posteriors(trainer.predict_posteriors(), trainer.selected_sub_head)
+            sub_head = trainer.selected_sub_head
+            fit_out, scored_out = (trainer.reported_posteriors(trainer.predict_posteriors(x), sub_head) for x in (fit, scored))
         else:
-            outputs = layer_outputs(method.feature_network(), samples, settings.layer)
-        detail["dim"] = int(outputs.shape[1])
-        accuracy = linear_probe(outputs, labels, labelled, rest, settings.seed)
+            fit_out, scored_out = (layer_outputs(method.feature_network(), x, settings.layer) for x in (fit, scored))
+        detail["dim"] = int(fit_out.shape[1])
+        accuracy = linear_probe(fit_out, fit_labels, scored_out, scored_labels, settings.seed)
     elif settings.protocol == "overcluster":
-        posteriors = trainer.predict_posteriors()
-        head = max(posteriors, key=lambda h: (posteriors[h].shape[2], h == method.report_head))
-        clusters = posteriors[head].argmax(axis=2)  # sub-heads × N
-        fitted = [many_to_one(c, labels, labelled, labelled) for c in clusters]
-        sub_head = int(np.argmax(fitted))
-        detail.update(head=head, sub_head=sub_head, clusters=int(posteriors[head].shape[2]))
-        accuracy = many_to_one(clusters[sub_head], labels, labelled, rest)
+        fit_post, scored_post = trainer.predict_posteriors(fit), trainer.predict_posteriors(scored)
+        head = max(fit_post, key=lambda h: (fit_post[h].shape[2], h == method.report_head))
+        fit_clusters, scored_clusters = fit_post[head].argmax(axis=2), scored_post[head].argmax(axis=2)  # sub-heads × n
+        sub_head = int(np.argmax([many_to_one(c, fit_labels, c, fit_labels) for c in fit_clusters]))
+        detail.update(head=head, sub_head=sub_head, clusters=int(fit_post[head].shape[2]))
+        accuracy = many_to_one(fit_clusters[sub_head], fit_labels, scored_clusters[sub_head], scored_labels)
     else:
         if settings.scratch:
             torch.manual_seed(settings.seed)
-            network = build_method(trainer.cfg, tuple(samples.shape[1:]), trainer.device, DistContext()).feature_network()
+            network = build_method(trainer.cfg, tuple(fit.shape[1:]), trainer.device, DistContext()).feature_network()
         else:
             network = copy.deepcopy(method.feature_network())
-        accuracy = finetune(network, samples, labels, labelled, rest, settings)
-    record = {"accuracy": accuracy, **asdict(settings), "n_labelled": int(len(labelled)), "n_scored": int(len(rest)),
-              **detail, "method": trainer.cfg.method, "data": trainer.eval_dataset.name,
-              "split": trainer.eval_dataset.split, "time_s": round(time.perf_counter() - start, 2)}
+        accuracy = finetune(network, fit, fit_labels, scored, scored_labels, settings)
+    record = {"accuracy": accuracy, **asdict(settings), "n_labelled": int(len(fit)), "n_scored": int(len(scored)),
+              **detail, "method": trainer.cfg.method, "data": trainer.eval_dataset.name, "scored_split": scored_split,
+              "time_s": round(time.perf_counter() - start, 2)}
     if settings.protocol != "linear":
         record.pop("layer")
     if settings.protocol != "finetune":
