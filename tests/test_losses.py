@@ -250,3 +250,54 @@ def test_logit_penalty_counts_only_the_excess_over_the_bound():
     logits = torch.tensor([[6.0, -7.0, 1.0], [0.0, 4.9, -5.0]])
     assert logit_penalty(logits).item() == pytest.approx((1 + 2) / 2)
     assert logit_penalty(logits.clamp(-5, 5)).item() == 0
+
+
+def _direct_joints(y, yp, d, mask, mask_prime):
+    """IIC eq. (5) by a direct sum over pixel pairs (float64 loops): {t: P_t}."""
+    n, k, h, w = y.shape
+    joints = {}
+    for ty in range(-d, d + 1):
+        for tx in range(-d, d + 1):
+            p = torch.zeros(k, k, dtype=torch.float64)
+            for i in range(n):
+                for uy in range(h):
+                    for ux in range(w):
+                        vy, vx = uy + ty, ux + tx
+                        if 0 <= vy < h and 0 <= vx < w:
+                            weight = mask[i, 0, uy, ux] * mask_prime[i, 0, vy, vx]
+                            p += weight * torch.outer(y[i, :, uy, ux], yp[i, :, vy, vx])
+            p = (p + p.T) / 2
+            joints[(ty, tx)] = p / p.sum()
+    return joints
+
+
+def test_displaced_joints_equal_a_direct_sum_over_pixel_pairs_with_masks():
+    from infoclust.losses import dense_iic_loss, displaced_joints, joint_loss
+
+    torch.manual_seed(0)
+    y = torch.randn(2, 3, 5, 4, dtype=torch.float64).softmax(1)
+    yp = torch.randn(2, 3, 5, 4, dtype=torch.float64).softmax(1)
+    mask = (torch.rand(2, 1, 5, 4) > 0.3).double()
+    mask_prime = (torch.rand(2, 1, 5, 4) > 0.3).double()
+    d = 2
+    got = displaced_joints(y, yp, d, mask, mask_prime)
+    want = _direct_joints(y, yp, d, mask, mask_prime)
+    assert got.shape == (25, 3, 3)
+    for (ty, tx), p in want.items():
+        assert torch.allclose(got[(ty + d) * (2 * d + 1) + tx + d], p, atol=1e-12), (ty, tx)
+    # the loss is the mean over displacements of −I(P_t); at t = 0 without masks, IIC on pixels
+    loss = dense_iic_loss(y, yp, d, mask=mask, mask_prime=mask_prime)
+    assert torch.allclose(loss, torch.stack([joint_loss(p) for p in want.values()]).mean(), atol=1e-12)
+    flat = lambda t: t.permute(0, 2, 3, 1).reshape(-1, 3)  # noqa: E731
+    assert torch.allclose(dense_iic_loss(y, yp, 0), iic_loss(flat(y), flat(yp)), atol=1e-12)
+
+
+def test_dense_loss_rewards_neighbours_that_agree():
+    from infoclust.losses import dense_iic_loss
+
+    stripes = torch.zeros(1, 2, 8, 8)
+    stripes[0, 0, :4], stripes[0, 1, 4:] = 1, 1  # two regions, each one cluster
+    noise = torch.rand(1, 2, 8, 8).softmax(1)
+    # two regions, one-hot: −log 2 = −0.69 where both pixels of a pair lie in one region (t_y = 0), less across
+    assert -0.6 < dense_iic_loss(stripes, stripes, 1) < -0.4
+    assert dense_iic_loss(noise, noise, 1) > -0.01  # near-uniform posteriors carry no information

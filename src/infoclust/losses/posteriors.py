@@ -51,11 +51,47 @@ def iic_loss(
     ``eps`` out of place (no in-place writes to expanded views), so the loss is finite and
     differentiable for one-hot and uniform inputs alike.
     """
-    joint = joint_distribution(p, p_prime, reduce)
+    return joint_loss(joint_distribution(p, p_prime, reduce), lamb, eps)
+
+
+def joint_loss(joint: torch.Tensor, lamb: float = 1.0, eps: float = EPS) -> torch.Tensor:
+    """``−Σ_ij P_ij (log P_ij − λ log P_i − λ log P_j)`` of joints P (…×K×K, each summing to 1) → (…):
+    ``iic_loss`` once the joint is made (−I(z, z') at λ = 1)."""
     p_i = joint.sum(dim=-1, keepdim=True).clamp_min(eps)  # …×K×1, broadcast over columns
     p_j = joint.sum(dim=-2, keepdim=True).clamp_min(eps)  # …×1×K, broadcast over rows
     joint = joint.clamp_min(eps)
     return -(joint * (joint.log() - lamb * p_i.log() - lamb * p_j.log())).sum(dim=(-1, -2))
+
+
+def displaced_joints(y: torch.Tensor, y_prime: torch.Tensor, d: int, mask: torch.Tensor | None = None,
+                     mask_prime: torch.Tensor | None = None, reduce: Reduce = no_reduce) -> torch.Tensor:
+    """IIC eq. (5)'s joints P_t for every displacement t = (t_y, t_x) ∈ [−d, d]² of per-pixel
+    posteriors y, y' (n×K×H×W each, y' already brought back to y's pixel grid by g⁻¹):
+    P_t ∝ Σ_i Σ_u y_i,u y'_i,u+tᵀ over the pixel pairs inside the image, symmetrised and normalised
+    to sum 1 → ((2d+1)², K, K), row-major in t (index (t_y + d)(2d + 1) + t_x + d). All
+    displacements at once as one convolution (the paper's implementation). Pixels whose ``mask``
+    (n×1×H×W, 1 = use, 0 = ignore; ``mask_prime`` for y') is 0 take no part."""
+    if y.dim() != 4 or y.shape != y_prime.shape:
+        raise ValueError(f"expected two n×K×H×W posterior tensors of the same shape, got {tuple(y.shape)} and "
+                         f"{tuple(y_prime.shape)}")
+    if mask is not None:
+        y = y * mask
+    if mask_prime is not None:
+        y_prime = y_prime * mask_prime
+    # out[a, b, i, j] = Σ_n Σ_v y[n, a, v] y'[n, b, v − s] with s = (i − d, j − d): displacement t = −s
+    sums = torch.nn.functional.conv2d(y.transpose(0, 1), y_prime.transpose(0, 1), padding=d).flip(-1, -2)
+    k = y.shape[1]
+    joints = reduce(sums.permute(2, 3, 0, 1).reshape(-1, k, k))
+    joints = (joints + joints.transpose(-1, -2)) / 2
+    return joints / joints.sum(dim=(-1, -2), keepdim=True).clamp_min(EPS)
+
+
+def dense_iic_loss(y: torch.Tensor, y_prime: torch.Tensor, d: int = 10, lamb: float = 1.0,
+                   mask: torch.Tensor | None = None, mask_prime: torch.Tensor | None = None,
+                   reduce: Reduce = no_reduce) -> torch.Tensor:
+    """IIC's segmentation loss, eq. (5): −(1/|T|) Σ_t I(P_t) over the displacements t ∈ [−d, d]² of
+    ``displaced_joints`` (with λ as ``iic_loss``) → scalar."""
+    return joint_loss(displaced_joints(y, y_prime, d, mask, mask_prime, reduce), lamb).mean()
 
 
 def paired_mi(p: torch.Tensor, p_prime: torch.Tensor) -> torch.Tensor:
