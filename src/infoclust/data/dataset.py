@@ -15,7 +15,8 @@ class Dataset:
     """Images (or feature vectors) with optional labels, held in memory.
 
     ``images`` is uint8 of shape (N, C, H, W) with C = 1 or 3 (pixel values 0..255), or float32
-    of shape (N, D) for feature vectors. ``labels`` is int64 of shape (N,) or None. ``ids`` names
+    of shape (N, D) for feature vectors. ``labels`` is int64 of shape (N,), or for segmentation
+    (N, H, W) label maps with −1 for unlabelled pixels, or None. ``ids`` names
     each item in its source, stable whatever split is loaded: ``"train/<i>"`` / ``"test/<i>"``
     (index in the official files) for MNIST, Fashion-MNIST, CIFAR and STL-10 (also
     ``"unlabeled/<i>"``), ``"<i>"`` (row number) for digits and
@@ -52,17 +53,19 @@ class Dataset:
         n = len(images)
         if self.labels is not None:
             labels = self.labels
-            if not isinstance(labels, np.ndarray) or labels.dtype != np.int64 or labels.shape != (n,):
+            maps = (n, *images.shape[2:]) if images.ndim == 4 else None
+            if not isinstance(labels, np.ndarray) or labels.dtype != np.int64 or labels.shape not in ((n,), maps):
                 shape = getattr(labels, "shape", None)
                 dtype = getattr(labels, "dtype", type(labels).__name__)
                 raise DataError(
                     f"dataset '{self.name}': labels have dtype {dtype} and shape {shape}; expected int64 ({n},)"
+                    + (f" or label maps {maps}" if maps else "")
                 )
         if len(self.ids) != n:
             raise DataError(f"dataset '{self.name}': {len(self.ids)} ids for {n} items; expected one id per item")
         if self.class_names is not None and self.labels is not None and n:
             top = int(self.labels.max())
-            if top >= len(self.class_names) or int(self.labels.min()) < 0:
+            if top >= len(self.class_names) or int(self.labels.min()) < (-1 if self.is_dense else 0):
                 raise DataError(
                     f"dataset '{self.name}': labels span {int(self.labels.min())}..{top} "
                     f"but there are {len(self.class_names)} class names"
@@ -84,9 +87,14 @@ class Dataset:
         return self.images.ndim == 2
 
     @property
+    def is_dense(self) -> bool:
+        """True when the labels are per-pixel maps (segmentation)."""
+        return self.labels is not None and self.labels.ndim == 3
+
+    @property
     def n_classes(self) -> int | None:
-        """Number of distinct labels, or None when the dataset is unlabelled."""
-        return None if self.labels is None else int(np.unique(self.labels).size)
+        """Number of distinct labels (unlabelled pixels, −1, not counted), or None when unlabelled."""
+        return None if self.labels is None else int(np.unique(self.labels[self.labels >= 0]).size)
 
     def from_labelled_parts(self) -> np.ndarray | None:
         """(N,) True for samples of a labelled part of the source (STL-10's train and test, not its

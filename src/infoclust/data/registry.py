@@ -13,13 +13,14 @@ from .cifar import load_cifar
 from .dataset import Dataset
 from .digits import load_digits
 from .folder import read_image_folder
+from .segmentation import is_segmentation_folder, read_segmentation_folder
 from .mnist import load_mnist_format
 from .stl10 import SPLITS as STL10_SPLITS
 from .stl10 import load_stl10
 
 SPLITS = ("all", "train", "test")  # every named dataset has these; some have more (see _Named.splits)
 ARRAY_SUFFIXES = (".npy", ".npz")
-PATH_FORMS = "a path to an image folder / .npy / .npz file"
+PATH_FORMS = "a path to an image folder / segmentation folder (images/ + labels/) / .npy / .npz file"
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,8 @@ def load_dataset(
     """Load a named dataset (see ``list_datasets``) or an image folder / .npy / .npz path.
 
     ``split``: "all" (train then test, the papers' protocol), "train" or "test"; stl10 also has
-    "unlabeled" and "train+unlabeled" (loaded without labels); paths allow "all" only.
+    "unlabeled" and "train+unlabeled" (loaded without labels); paths allow "all" only, except a
+    segmentation folder with train/ and test/ sub-folders (``data.segmentation``).
     Names take precedence over same-named paths (write ``./digits`` for the folder).
     ``root`` is searched first for downloadable datasets; ``download`` allows fetching them.
     """
@@ -107,6 +109,8 @@ def load_dataset(
     if split not in KNOWN_SPLITS:
         raise ConfigError(f"unknown split '{split}': expected one of {', '.join(SPLITS)}")
     path = Path(name_or_path).expanduser()
+    if path.is_dir() and is_segmentation_folder(path):
+        return read_segmentation_folder(path, split)
     if path.exists():
         if split != "all":
             raise ConfigError(f"split '{split}' is not available for '{path}': files and folders have split 'all' only")
