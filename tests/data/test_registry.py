@@ -152,7 +152,7 @@ def test_missing_path(missing):
 def test_unknown_name():
     message = (
         "unknown dataset 'mnsit': expected one of cifar10, cifar100-20, digits, fashion-mnist, mnist, stl10, "
-        "or a path to an image folder / .npy / .npz file"
+        "or a path to an image folder / segmentation folder (images/ + labels/) / .npy / .npz file"
     )
     with pytest.raises(ConfigError) as caught:
         load_dataset("mnsit")
