@@ -56,3 +56,18 @@ def test_nmi_arithmetic_and_geometric_normalisers_by_hand():
     assert scores["nmi"] == pytest.approx(mi / ((h(0.5, 0.5) + h(1 / 6, 5 / 6)) / 2))
     assert scores["nmi_geometric"] == pytest.approx(mi / np.sqrt(h(0.5, 0.5) * h(1 / 6, 5 / 6)))
     assert scores["nmi_geometric"] > scores["nmi"]  # √(ab) ≤ (a + b)/2
+
+
+def test_unlabelled_samples_are_not_scored_and_dense_runs_get_per_class_iou():
+    from infoclust.evaluation import class_iou, summarize_heads
+
+    pred = np.array([0, 0, 1, 1, 2, 2, 1])
+    labels = np.array([1, 1, 0, -1, 2, 0, -1])  # two unlabelled pixels
+    post = np.eye(3)[pred][None]
+    figures = summarize_heads({"y": post}, None, labels, report="y", dense=True)
+    assert figures["n_scored"] == 5 and figures["n_samples"] == 7
+    assert figures["acc"] == pytest.approx(4 / 5)  # 0→1, 1→0, 2→2: pixel 5 (cluster 2, label 0) is wrong
+    # IoU under that mapping: class 0 {2} vs {2, 5} → 1/2; class 1 {0, 1} → 1; class 2 {4, 5} vs {4} → 1/2
+    assert figures["iou_per_class"] == pytest.approx([0.5, 1.0, 0.5]) and figures["miou"] == pytest.approx(2 / 3)
+    assert class_iou(pred[labels >= 0], labels[labels >= 0], 3) == pytest.approx([0.5, 1.0, 0.5])
+    assert "iou_per_class" not in summarize_heads({"y": post}, None, labels, report="y")

@@ -278,8 +278,10 @@ class Trainer:
         """Figures of the current model on the evaluation samples (labels used only for scoring)."""
         posteriors = self.predict_posteriors()
         self.posteriors = posteriors
-        figures = summarize_heads(posteriors, self.selection_scores(), self.eval_dataset.labels,
-                                  report=self.method.report_head)
+        data = self.eval_dataset
+        labels = data.labels.reshape(-1) if data.is_dense else data.labels  # label maps: one label per pixel
+        figures = summarize_heads(posteriors, self.selection_scores(), labels, report=self.method.report_head,
+                                  dense=data.is_dense)
         figures["train_split"] = self.dataset.split
         figures["eval_split"] = self.eval_dataset.split
         return figures

@@ -23,10 +23,29 @@ def hungarian_mapping(pred: np.ndarray, labels: np.ndarray, n_clusters: int) -> 
     return dict(zip(rows.tolist(), cols.tolist()))
 
 
+def mapped_labels(pred: np.ndarray, labels: np.ndarray, n_clusters: int) -> np.ndarray:
+    """Each sample's cluster replaced by its Hungarian-matched label (−1 for an unmatched cluster)."""
+    lookup = np.full(n_clusters, -1, dtype=np.int64)
+    for cluster, label in hungarian_mapping(pred, labels, n_clusters).items():
+        if cluster < n_clusters:
+            lookup[cluster] = label
+    return lookup[pred]
+
+
 def cluster_acc(pred: np.ndarray, labels: np.ndarray, n_clusters: int) -> float:
     """ACC under the best one-to-one mapping of clusters to labels (IIC eq. in §4.1)."""
-    mapping = hungarian_mapping(pred, labels, n_clusters)
-    return float(np.mean(np.vectorize(mapping.get)(pred) == labels))
+    return float(np.mean(mapped_labels(pred, labels, n_clusters) == labels))
+
+
+def class_iou(pred: np.ndarray, labels: np.ndarray, n_clusters: int) -> list[float]:
+    """Per class c (0..max label): |matched prediction = c ∧ label = c| / |matched prediction = c ∨
+    label = c| under the Hungarian mapping (segmentation's per-class IoU)."""
+    matched = mapped_labels(pred, labels, n_clusters)
+    ious = []
+    for c in range(int(labels.max()) + 1):
+        union = np.count_nonzero((matched == c) | (labels == c))
+        ious.append(float(np.count_nonzero((matched == c) & (labels == c)) / union) if union else float("nan"))
+    return ious
 
 
 def many_to_one_acc(pred: np.ndarray, labels: np.ndarray, n_clusters: int) -> float:
@@ -47,11 +66,14 @@ def clustering_scores(pred: np.ndarray, labels: np.ndarray, n_clusters: int) -> 
 
 
 def summarize_heads(
-    posteriors: dict[str, np.ndarray], sub_head_scores: np.ndarray | None, labels: np.ndarray | None, report: str
+    posteriors: dict[str, np.ndarray], sub_head_scores: np.ndarray | None, labels: np.ndarray | None, report: str,
+    dense: bool = False,
 ) -> dict:
-    """Figures for a run. ``posteriors``: head → h×N×K; ``sub_head_scores``: (h,) label-free score of
-    the ``report`` head's sub-heads, lowest = the reported one (None: sub-head 0). Every other head
-    gets its many-to-one ACC (``acc_many_to_one_<head>``), the measure for over-clustering heads."""
+    """Figures for a run. ``posteriors``: head → h×N×K (N samples, or pixels for segmentation);
+    ``sub_head_scores``: (h,) label-free score of the ``report`` head's sub-heads, lowest = the
+    reported one (None: sub-head 0); ``labels``: (N,), −1 = unlabelled (not scored). Every other
+    head gets its many-to-one ACC (``acc_many_to_one_<head>``), the measure for over-clustering
+    heads. ``dense`` adds the per-class IoU (``iou_per_class``) and its mean (``miou``)."""
     main_post = posteriors[report]
     h, n, k = main_post.shape
     best = 0 if sub_head_scores is None else int(np.argmin(sub_head_scores))
@@ -68,8 +90,17 @@ def summarize_heads(
     }
     if labels is None:
         return out
+    scored = labels >= 0
+    if not scored.all():
+        labels = labels[scored]
+        posteriors = {head: post[:, scored] for head, post in posteriors.items()}
+        main_post = posteriors[report]
+        out["n_scored"] = int(scored.sum())
     per_head = [clustering_scores(main_post[i].argmax(axis=1), labels, k) for i in range(h)]
     out.update(per_head[best])
+    if dense:
+        out["iou_per_class"] = class_iou(main_post[best].argmax(axis=1), labels, k)
+        out["miou"] = float(np.nanmean(out["iou_per_class"]))
     for key in ("acc", "nmi", "ari"):
         values = np.array([s[key] for s in per_head])
         out[f"{key}_mean"], out[f"{key}_std"] = float(values.mean()), float(values.std())
