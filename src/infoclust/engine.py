@@ -279,9 +279,11 @@ class Trainer:
         posteriors = self.predict_posteriors()
         self.posteriors = posteriors
         data = self.eval_dataset
-        labels = data.labels.reshape(-1) if data.is_dense else data.labels  # label maps: one label per pixel
+        labels = None  # labels of another kind than the posteriors (per image, per pixel) cannot score them
+        if data.labels is not None and data.is_dense == self.method.dense:
+            labels = data.labels.reshape(-1)  # label maps: one label per pixel, image by image
         figures = summarize_heads(posteriors, self.selection_scores(), labels, report=self.method.report_head,
-                                  dense=data.is_dense)
+                                  dense=self.method.dense)
         figures["train_split"] = self.dataset.split
         figures["eval_split"] = self.eval_dataset.split
         return figures

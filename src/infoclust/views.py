@@ -198,6 +198,54 @@ class PairViews:
         return to_network_input(x, self.input_mode)
 
 
+@dataclass(frozen=True)
+class DenseViews:
+    """IIC's paired views for segmentation (§3.3): view 1 is a random crop of side ``input_size``;
+    view 2 is that crop colour-jittered, mirrored left-right with probability ``flip_p`` and, where
+    set, rotated by a uniform angle in ±``rotation`` degrees and zoomed by a factor drawn from
+    ``scale`` (zero fill). ``undo`` carries view 2's outputs back onto view 1's pixels (g⁻¹)."""
+
+    input_size: int
+    jitter: Jitter
+    flip_p: float = 0.5
+    rotation: float = 0.0
+    scale: tuple[float, float] = (1.0, 1.0)
+    input_mode: str = "raw"
+
+    def pair(self, images: torch.Tensor, rng: Rng | torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """B images → (view 1 B×C'×S×S, view 2 B×C'×S×S, g: B×2×3 maps, in ``affine_grid``'s
+        normalised coordinates, from view 2's pixels to view 1's)."""
+        rng = Rng.of(rng)
+        crop = geometric(to_float(images), Geometry(self.input_size, (float(self.input_size),)), rng)
+        n = crop.shape[0]
+        angle = _uniform(n, -self.rotation, self.rotation, rng) * math.pi / 180
+        zoom = 1 / _uniform(n, self.scale[0], self.scale[1], rng)  # a factor s > 1 shows the content s× larger
+        flip = torch.where(_bernoulli(n, self.flip_p, rng), -1.0, 1.0)
+        theta = torch.zeros(n, 2, 3, device=crop.device)
+        theta[:, 0, 0], theta[:, 0, 1] = zoom * torch.cos(angle) * flip, -zoom * torch.sin(angle)
+        theta[:, 1, 0], theta[:, 1, 1] = zoom * torch.sin(angle) * flip, zoom * torch.cos(angle)
+        grid = F.affine_grid(theta, list(crop.shape), align_corners=False)
+        second = F.grid_sample(crop, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        second = color_jitter(second, self.jitter, rng)
+        return to_network_input(crop, self.input_mode), to_network_input(second, self.input_mode), theta
+
+    @staticmethod
+    def undo(outputs: torch.Tensor, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """View 2's outputs (B×K×H×W) on view 1's pixels (bilinear), and the B×1×H×W mask of view 1's
+        pixels that view 2 saw (1) or not (0, outside its field after rotation or zoom)."""
+        last = torch.tensor([0.0, 0.0, 1.0], device=theta.device).expand(len(theta), 1, 3)
+        inverse = torch.linalg.inv(torch.cat([theta, last], dim=1))[:, :2]
+        grid = F.affine_grid(inverse, list(outputs.shape), align_corners=False)
+        back = F.grid_sample(outputs, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        inside = (grid.abs() <= 1).all(dim=-1, keepdim=True).permute(0, 3, 1, 2)
+        return back, inside.to(outputs.dtype)
+
+    def evaluation(self, images: torch.Tensor) -> torch.Tensor:
+        """The whole image at its own size (the network is fully convolutional, so every pixel of
+        the label map gets a prediction)."""
+        return to_network_input(to_float(images), self.input_mode)
+
+
 def gaussian_noise(x: torch.Tensor, std: float, rng: Rng | torch.Generator) -> torch.Tensor:
     """x + N(0, std²) i.i.d. per element (Peng et al. eq. (5)); any shape, not clamped."""
     return x + std * Rng.of(rng).randn(*x.shape)

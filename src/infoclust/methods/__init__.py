@@ -11,6 +11,7 @@ from .base import REGISTRY, Method, MethodSpec, StepContext, method_spec
 from . import info  # noqa: F401  (registers iic, imsat, iic-vat)
 from . import dccs  # noqa: F401  (registers dccs)
 from . import imc_swav  # noqa: F401  (registers imc-swav)
+from . import segmentation  # noqa: F401  (registers iic-seg)
 
 METHODS = REGISTRY
 

@@ -51,6 +51,7 @@ class Method(Protocol):
     device: torch.device
     report_head: str  # the head whose posteriors are the reported clustering
     watched_loss: str  # the loss part that stops moving when the clustering collapses (collapse.py)
+    dense: bool  # posteriors per pixel (segmentation: ``predict`` gives h×(B·H·W)×K), else per sample
 
     def prepare(self, samples: torch.Tensor) -> None:
         """Once per run, before training, with every training sample (e.g. IMSAT's VAT radii)."""

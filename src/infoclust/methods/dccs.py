@@ -29,6 +29,7 @@ class DCCS:
     """The encoder, the critic and the MI discriminator (or the decoder), with their two optimisers."""
 
     report_head = HEAD
+    dense = False  # posteriors per sample
 
     def __init__(self, cfg: DCCSRunConfig, sample_shape: tuple[int, ...], device: torch.device,
                  dist: DistContext = DistContext()):

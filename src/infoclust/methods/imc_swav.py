@@ -30,6 +30,7 @@ class IMCSwAV:
 
     report_head = HEAD
     watched_loss = "mi"  # the swapped loss keeps moving; H(Y|U) − βH(Y) goes flat at 0 when one cluster takes all
+    dense = False  # posteriors per sample
 
     def __init__(self, cfg: IMCRunConfig, sample_shape: tuple[int, ...], device: torch.device,
                  dist: DistContext = DistContext()):

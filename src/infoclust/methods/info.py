@@ -50,6 +50,7 @@ class InfoClustering:
 
     report_head = MAIN
     watched_loss = "loss"  # the MI term is flat at its degenerate value in a collapse
+    dense = False  # posteriors per sample
 
     def __init__(self, cfg: InfoRunConfig, sample_shape: tuple[int, ...], device: torch.device,
                  dist: DistContext = DistContext()):
