@@ -20,19 +20,25 @@ from . import __version__
 from .config import load_config
 from .data import dataset_help, load_dataset
 from .errors import ConfigError, InfoclustError, RunFolderError
-from .runs import RunDir, atomic_write_text, json_safe, write_failure
+from .runs import RunDir, atomic_write_bytes, atomic_write_text, json_safe, write_failure
 
 FIGURE_KEYS = ("acc", "nmi", "ari", "acc_mean", "acc_std", "n_samples", "n_clusters", "selected_sub_head")
 
 
 def _figures_line(figures: dict) -> str:
+    if "n_images" in figures:  # segmentation: the samples are pixels
+        what = f"{figures['n_samples']} pixels of {figures['n_images']} images"
+    else:
+        what = f"{figures['n_samples']} images"
     if "acc" not in figures:
-        return f"{figures['n_samples']} images in {figures['n_clusters']} clusters (no labels: no ACC/NMI/ARI)"
+        return f"{what} in {figures['n_clusters']} clusters (no labels of this kind: no ACC/NMI/ARI)"
     scores = f"ACC {figures['acc']:.4f}  NMI {figures['nmi']:.4f}  ARI {figures['ari']:.4f}  "
+    if "miou" in figures:
+        scores += f"mIoU {figures['miou']:.4f}  "
     if len(figures.get("acc_per_sub_head", [])) <= 1:
-        return scores + f"({figures['n_samples']} images)"
+        return scores + f"({what})"
     return scores + (f"(lowest-loss sub-head {figures['selected_sub_head']}; mean ACC over sub-heads "
-                     f"{figures['acc_mean']:.4f} ± {figures['acc_std']:.4f}; {figures['n_samples']} images)")
+                     f"{figures['acc_mean']:.4f} ± {figures['acc_std']:.4f}; {what})")
 
 
 def launch(nproc: int, argv: list[str]) -> int:
@@ -99,12 +105,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     RunDir.existing(args.run_dir)
     out = Path(args.out)
-    if out.is_dir():
-        raise RunFolderError(f"--out '{out}' is a folder; expected the path of the CSV file to write")
     if out.parent.exists() and not out.parent.is_dir():
-        raise RunFolderError(f"--out '{out}': '{out.parent}' is a file; expected a folder to hold the CSV")
+        raise RunFolderError(f"--out '{out}': '{out.parent}' is a file; expected a folder to hold the output")
     dataset = load_dataset(args.data, progress=not args.quiet)
     trainer = load_trainer(args.run_dir, dataset=dataset)
+    if trainer.method.dense:
+        return _write_label_pngs(trainer, dataset, out)
+    if out.is_dir():
+        raise RunFolderError(f"--out '{out}' is a folder; expected the path of the CSV file to write")
     post = trainer.reported_posteriors(trainer.predict_posteriors(), trainer.selected_sub_head)
     buf = io.StringIO()
     writer = csv.writer(buf)
@@ -113,6 +121,26 @@ def cmd_predict(args: argparse.Namespace) -> int:
         writer.writerow([ident, int(cluster), f"{conf:.6f}"])
     atomic_write_text(out, buf.getvalue())
     print(f"wrote {len(dataset)} assignments to {args.out}")
+    return 0
+
+
+def _write_label_pngs(trainer, dataset, out: Path) -> int:
+    """A segmentation run's clusters per pixel: one 8-bit PNG per image, ``OUT/<id>.png``."""
+    import numpy as np
+    from PIL import Image
+
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise RunFolderError(f"--out '{out}' exists; expected a new (or empty) folder for the label PNGs")
+    side = dataset.images.shape[2:]
+    post = trainer.reported_posteriors(trainer.predict_posteriors(), trainer.selected_sub_head)
+    maps = post.argmax(1).reshape(len(dataset), *side).astype(np.uint8)
+    for ident, clusters in zip(dataset.ids, maps):
+        buffer = io.BytesIO()
+        Image.fromarray(clusters).save(buffer, format="png")
+        path = out / f"{ident}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, buffer.getvalue())
+    print(f"wrote {len(dataset)} label PNGs (cluster per pixel) to {out}")
     return 0
 
 
@@ -128,10 +156,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         posteriors = trainer.predict_posteriors()
     post = trainer.reported_posteriors(posteriors, figures["selected_sub_head"])
-    data = trainer.eval_dataset
-    page = write_report(trainer.run, data.images, data.labels, post.argmax(1), post.max(1), figures,
-                        class_names=data.class_names, title=f"{trainer.cfg.method} on {data.name}",
-                        features=trainer.predict_features())
+    data, dense = trainer.eval_dataset, trainer.method.dense
+    labels = data.labels if data.labels is None or data.is_dense != dense else data.labels.reshape(-1)
+    page = write_report(trainer.run, data.images, None if data.is_dense != dense else labels, post.argmax(1),
+                        post.max(1), figures, class_names=data.class_names,
+                        title=f"{trainer.cfg.method} on {data.name}", features=trainer.predict_features(), dense=dense)
     print(f"report: {page}")
     return 0
 
@@ -222,10 +251,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    "train ∪ test for a run reported on test); the run folder is not changed")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("predict", help="write cluster assignments of a dataset to CSV")
+    p = sub.add_parser("predict", help="write cluster assignments of a dataset to CSV (segmentation: label PNGs)")
     p.add_argument("run_dir")
     p.add_argument("--data", required=True, help="dataset name or path")
-    p.add_argument("--out", required=True, help="CSV file: id, cluster, confidence")
+    p.add_argument("--out", required=True, help="CSV file: id, cluster, confidence; for a segmentation run a new "
+                                                "folder of one PNG per image (its cluster per pixel)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_predict)
 

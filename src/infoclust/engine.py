@@ -286,6 +286,8 @@ class Trainer:
                                   dense=self.method.dense)
         figures["train_split"] = self.dataset.split
         figures["eval_split"] = self.eval_dataset.split
+        if self.method.dense:
+            figures["n_images"] = len(data)  # n_samples counts pixels
         return figures
 
     def _log_eval(self) -> dict:

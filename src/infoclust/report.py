@@ -32,6 +32,9 @@ PARTS_COLS = 4  # panels per row of parts.png
 EMBEDDING_POINTS = 5000
 
 CAPTIONS = {
+    "segmentations": "Each row: an image, its clusters per pixel and, with labels, the ground truth (black: "
+                     "unlabelled). With labels each cluster is coloured as the class the Hungarian matching "
+                     "gave it, so matching colours mean correct pixels.",
     "probes": "Each 'infoclust probe' of this run's network: the labelled fraction of each class trains the "
               "protocol (a linear classifier on a layer's outputs, the many-to-one map of the largest head's "
               "clusters, or fine-tuning with a new linear layer) and the accuracy is measured on the samples "
@@ -132,6 +135,50 @@ def _save(fig: Figure, path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- pictures
+
+SEGMENTATION_ROWS = 8  # images shown in segmentations.png
+
+
+def plot_segmentations(path: Path, images: np.ndarray, predicted: np.ndarray, label_maps: np.ndarray | None,
+                       k: int, names: list[str]) -> None:
+    """The first ``SEGMENTATION_ROWS`` images with their predicted clusters (mapped to classes by
+    the Hungarian matching when ``label_maps`` exist, so colours agree) and the ground truth (black:
+    unlabelled). ``images``: uint8 (N, C, H, W); ``predicted``, ``label_maps``: int (N, H, W)."""
+    from .evaluation import mapped_labels
+
+    n = min(SEGMENTATION_ROWS, len(images))
+    shown = predicted[:n]
+    if label_maps is not None:
+        scored = label_maps >= 0
+        matched = mapped_labels(predicted[scored], label_maps[scored], k)
+        lookup = np.full(k, -1)
+        lookup[predicted[scored]] = matched  # each cluster's class (a cluster maps to one class)
+        shown = lookup[shown]
+    columns = 2 if label_maps is None else 3
+    fig = Figure(figsize=(2 * columns, 2 * n + 0.4), dpi=DPI)
+    colours = max(k, 1 + (int(label_maps.max()) if label_maps is not None else 0))
+    for row in range(n):
+        panels = [(_to_rgb_tiles(images[row:row + 1])[0], "image"), (shown[row], "prediction")]
+        if label_maps is not None:
+            panels.append((label_maps[row], "ground truth"))
+        for col, (picture, title) in enumerate(panels):
+            ax = fig.add_subplot(n, columns, row * columns + col + 1)
+            if picture.ndim == 3:
+                ax.imshow(picture, interpolation="nearest")
+            else:
+                ax.imshow(np.ma.masked_less(picture, 0), cmap="tab20", vmin=0, vmax=max(colours - 1, 1),
+                          interpolation="nearest")
+                ax.set_facecolor("black")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(title, fontsize=9)
+    legend = ", ".join(names[:colours]) if label_maps is not None else f"{k} clusters"
+    fig.suptitle(f"image, prediction{' (clusters matched to classes)' if label_maps is not None else ''}"
+                 f"{', ground truth' if label_maps is not None else ''}: {legend}", fontsize=8)
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.01, top=1 - 0.6 / (2 * n + 0.4), hspace=0.08, wspace=0.05)
+    _save(fig, path)
+
 
 def plot_clusters(path: Path, images: np.ndarray, assignments: np.ndarray, confidence: np.ndarray, k: int,
                   counts: np.ndarray | None, names: list[str]) -> None:
@@ -421,8 +468,8 @@ figcaption, .note {{ color: #555; max-width: 900px; }}
 
 
 def _check_inputs(images: np.ndarray, labels: np.ndarray | None, assignments: np.ndarray,
-                  confidence: np.ndarray) -> None:
-    n = len(images)
+                  confidence: np.ndarray, per_image: int = 1) -> None:
+    n = len(images) * per_image
     for name, arr in (("assignments", assignments), ("confidence", confidence), ("labels", labels)):
         if arr is not None and np.shape(arr) != (n,):
             raise ValueError(f"{name} has shape {np.shape(arr)}; expected ({n},) like the images")
@@ -430,16 +477,19 @@ def _check_inputs(images: np.ndarray, labels: np.ndarray | None, assignments: np
 
 def write_report(run: RunDir, images: np.ndarray, labels: np.ndarray | None, assignments: np.ndarray,
                  confidence: np.ndarray, figures: dict, class_names: list[str] | None = None,
-                 title: str = "", features: np.ndarray | None = None) -> Path:
-    """Write ``clusters.png``, ``confusion.png`` (with labels), ``curves.png``, ``parts.png`` (when the
-    method logs parts besides its loss), ``embedding.png``
+                 title: str = "", features: np.ndarray | None = None, dense: bool = False) -> Path:
+    """Write ``clusters.png`` (``segmentations.png`` when ``dense``), ``confusion.png`` (with labels),
+    ``curves.png``, ``parts.png`` (when the method logs parts besides its loss), ``embedding.png``
     (with N×D ``features``) and ``index.html`` into ``run.report_dir`` and return the page's path.
 
     ``images``: uint8 (N, C, H, W) with C = 1 or 3, or float (N, D) feature vectors (then no cluster grid);
     ``labels``: int (N,) or None; ``assignments``: int (N,) clusters 0..K-1; ``confidence``: float (N,)
     max posterior; ``figures``: the dict of ``evaluation.summarize_heads`` (missing keys are skipped).
+    ``dense``: labels, assignments and confidence are per pixel (N·H·W, image by image; label −1 =
+    unlabelled, left out of the confusion matrix).
     """
-    _check_inputs(images, labels, assignments, confidence)
+    pixels = int(np.prod(images.shape[2:])) if dense else 1
+    _check_inputs(images, labels, assignments, confidence, pixels)
     assignments = np.asarray(assignments, dtype=np.int64)
     confidence = np.asarray(confidence, dtype=np.float64)
     k = max(int(figures.get("n_clusters", 0)), int(assignments.max()) + 1 if len(assignments) else 1)
@@ -450,10 +500,16 @@ def write_report(run: RunDir, images: np.ndarray, labels: np.ndarray | None, ass
     if labels is not None and len(labels):
         labels = np.asarray(labels, dtype=np.int64)
         n_classes = max(int(labels.max()) + 1, len(class_names or []))
-        counts, names = contingency(assignments, labels, k, n_classes), class_names_for(class_names, n_classes)
+        scored = labels >= 0
+        counts = contingency(assignments[scored], labels[scored], k, n_classes)
+        names = class_names_for(class_names, n_classes)
 
     pictures, notes = [], []
-    if images.ndim == 4:
+    if dense:
+        maps = lambda flat: None if flat is None else flat.reshape(len(images), *images.shape[2:])  # noqa: E731
+        plot_segmentations(out / "segmentations.png", images, maps(assignments), maps(labels), k, names)
+        pictures.append(("segmentations.png", CAPTIONS["segmentations"]))
+    elif images.ndim == 4:
         plot_clusters(out / "clusters.png", images, assignments, confidence, k, counts, names)
         pictures.append(("clusters.png", CAPTIONS["clusters"]))
     else:
