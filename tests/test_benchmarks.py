@@ -93,3 +93,12 @@ def test_compare_runs_averages_finished_seeds_and_names_unfinished_ones(tmp_path
     assert lines[2] == "| A | 0, 1 | 60.0 ± 10.0 | 30.0 ± 5.0 | 15.0 ± 2.5 | 10.0 / 10.0 | 3 / 3 | m |"
     assert lines[3] == "| B | 2 | 90.0 | 45.0 | 22.5 | 10.0 | 3 | m |"
     assert "s3: no summary.json" in done.stderr
+
+
+def test_make_mosaics_then_seg_baselines_score_the_test_split(tmp_path):
+    out = run_script("make_mosaics.py", str(tmp_path / "mosaics"), "--train", "6", "--test", "4", "--size", "32")
+    assert "wrote 6 + 4 mosaics of 32×32 px" in out
+    assert sorted(p.name for p in (tmp_path / "mosaics").iterdir()) == ["classes.txt", "test", "train"]
+    assert len(list((tmp_path / "mosaics" / "test" / "labels").iterdir())) == 4
+    table = run_script("seg_baselines.py", str(tmp_path / "mosaics"), "--seeds", "0", "--fit-pixels", "2000")
+    assert "| majority class | — | 0." in table and "| k-means on colour + position | 0 | 0." in table
