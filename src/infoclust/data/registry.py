@@ -13,6 +13,7 @@ from .cifar import load_cifar
 from .dataset import Dataset
 from .digits import load_digits
 from .folder import read_image_folder
+from .iic_segmentation import COCO_SPLITS, POTSDAM_SPLITS, load_cocostuff, load_potsdam
 from .segmentation import is_segmentation_folder, read_segmentation_folder
 from .mnist import load_mnist_format
 from .stl10 import SPLITS as STL10_SPLITS
@@ -42,6 +43,18 @@ DATASETS = {
         "or downloaded",
         partial(load_cifar, "cifar100-20"),
     ),
+    "cocostuff-15": _Named(
+        "COCO-Stuff's 15 stuff classes per pixel (IIC's COCO-Stuff), 128x128 centre crops of the images scaled "
+        "by 0.33; the IIC authors' prepared folder (images/, annotations/, curated/) read from root or the cache, "
+        "no download; splits train (train2017), test (val2017), all",
+        lambda split, root, download, progress: load_cocostuff("cocostuff-15", split, root, progress),
+        tuple(COCO_SPLITS),
+    ),
+    "cocostuff-3": _Named(
+        "COCO-Stuff-3: sky, plant, ground per pixel (other pixels unlabelled), prepared as cocostuff-15",
+        lambda split, root, download, progress: load_cocostuff("cocostuff-3", split, root, progress),
+        tuple(COCO_SPLITS),
+    ),
     "digits": _Named(
         "scikit-learn's 1,797 8x8 grey handwritten digits, 10 classes; bundled, no download; "
         "no official split: train = first 1,500, test = last 297",
@@ -56,6 +69,17 @@ DATASETS = {
         "LeCun's 28x28 grey handwritten digits, 10 classes; 60,000 train + 10,000 test; "
         "read from root or the cache, or downloaded",
         partial(load_mnist_format, "mnist"),
+    ),
+    "potsdam": _Named(
+        "ISPRS Potsdam's 6 classes per pixel on 200x200 RGB tiles (IR dropped); the IIC authors' prepared folder "
+        "(imgs/, gt/, split lists) read from root or the cache, no download; splits train, test, labelled, all",
+        lambda split, root, download, progress: load_potsdam("potsdam", split, root, progress),
+        tuple(POTSDAM_SPLITS),
+    ),
+    "potsdam-3": _Named(
+        "Potsdam-3: roads and cars, buildings and clutter, vegetation and trees; prepared as potsdam",
+        lambda split, root, download, progress: load_potsdam("potsdam-3", split, root, progress),
+        tuple(POTSDAM_SPLITS),
     ),
     "stl10": _Named(
         "Coates et al.'s 96x96 colour images, 10 classes; 5,000 train + 8,000 test, plus 100,000 unlabelled "
@@ -81,6 +105,8 @@ def dataset_help(name: str | None = None) -> str:
         return f"{name}: {DATASETS[name].summary}"
     lines = [dataset_help(key) for key in list_datasets()]
     lines.append("<folder>: images under a folder (class sub-folders give labels); split 'all' only")
+    lines.append("<folder> with images/ and labels/: segmentation images with a label PNG each (255 = "
+                 "unlabelled); splits train and test when it has train/ and test/ sub-folders")
     lines.append("<file>.npy / .npz: an array of images or feature vectors (+ 'labels' in .npz); split 'all' only")
     return "\n".join(lines)
 
