@@ -163,3 +163,14 @@ def test_vector_runs_take_the_trunk_probe_and_refuse_image_only_options(tmp_path
         probe(tmp_path / "run", ProbeSettings("linear", 0.1, "conv"))
     with pytest.raises(ConfigError, match="feature vectors"):
         probe(tmp_path / "run", ProbeSettings("finetune", 0.1, augment=True))
+
+
+def test_segmentation_runs_take_only_the_image_feature_probes(tmp_path):
+    cfg = load_config(None, ["model.width=4", "model.overcluster=0", "objective.displacement=1", "train.epochs=1"],
+                      method="iic-seg", seed=0)
+    train(cfg, tmp_path / "seg", progress=False)  # on the digits: one label per image
+    record = probe(tmp_path / "seg", ProbeSettings("linear", 0.1, "conv"))
+    assert record["dim"] == 32 and record["accuracy"] > 0.2  # the last conv's input: the first dilated layer, 8w
+    for settings in (ProbeSettings("linear", 0.1, "y"), ProbeSettings("overcluster", 0.1)):
+        with pytest.raises(ConfigError, match="predicts clusters per pixel"):
+            probe(tmp_path / "seg", settings)

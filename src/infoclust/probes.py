@@ -219,8 +219,13 @@ def probe(run_dir: str | Path, settings: ProbeSettings, progress: bool = False) 
     settings.check()
     start = time.perf_counter()
     trainer = load_trainer(run_dir, progress)
-    fit, fit_labels, scored, scored_labels, scored_split = labelled_parts(trainer, settings)
     method = trainer.method
+    if trainer.eval_dataset.is_dense:
+        raise DataError(f"the data of '{run_dir}' have label maps; a probe needs one label per image")
+    if method.dense and (settings.protocol == "overcluster" or settings.layer == "y"):
+        raise ConfigError(f"this {trainer.cfg.method} run predicts clusters per pixel; expected --protocol linear "
+                          "with --layer trunk or conv, or --protocol finetune (they use its image features)")
+    fit, fit_labels, scored, scored_labels, scored_split = labelled_parts(trainer, settings)
     detail: dict = {}
     if settings.protocol == "linear":
         if settings.layer == "y":
