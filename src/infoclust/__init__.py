@@ -1,7 +1,9 @@
 """infoclust: cluster unlabelled images by maximising mutual information.
 
 Python API: ``infoclust.IIC``, ``infoclust.IMSAT``, ``infoclust.DCCS`` and ``infoclust.IMCSwAV`` (scikit-learn style), ``infoclust.train`` (config → run folder),
-``infoclust.load_run`` (run folder → trained model), ``infoclust.losses`` (standalone losses).
+``infoclust.load_run`` (run folder → trained model), ``infoclust.probe`` (a run's features with a few labels:
+``infoclust.probe(RUN, infoclust.ProbeSettings("linear", labels_fraction=0.01))``), ``infoclust.losses``
+(standalone losses).
 """
 __version__ = "0.1.0"
 
@@ -18,5 +20,7 @@ from .methods.dccs_estimator import DCCS  # noqa: E402
 from .methods.imc_swav_estimator import IMCSwAV  # noqa: E402
 from .engine import load_trainer as load_run  # noqa: E402
 from .engine import train  # noqa: E402
+from .probes import ProbeSettings, probe  # noqa: E402
 
-__all__ = ["ClusteringEstimator", "DCCS", "IIC", "IMCSwAV", "IMSAT", "load_run", "train", "__version__"]
+__all__ = ["ClusteringEstimator", "DCCS", "IIC", "IMCSwAV", "IMSAT", "ProbeSettings", "load_run", "probe", "train",
+           "__version__"]
