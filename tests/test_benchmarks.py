@@ -102,3 +102,18 @@ def test_make_mosaics_then_seg_baselines_score_the_test_split(tmp_path):
     assert len(list((tmp_path / "mosaics" / "test" / "labels").iterdir())) == 4
     table = run_script("seg_baselines.py", str(tmp_path / "mosaics"), "--seeds", "0", "--fit-pixels", "2000")
     assert "| majority class | — | 0." in table and "| k-means on colour + position | 0 | 0." in table
+
+
+def test_probe_table_prints_every_protocol_and_the_pretraining_rows(tmp_path):
+    from infoclust.config import load_config
+    from infoclust.engine import train
+    from tests.conftest import TINY
+
+    train(load_config(None, TINY + ["model.overcluster=20"], method="iic", seed=0), tmp_path / "run", progress=False)
+    table = run_script("probe_table.py", str(tmp_path / "run"), "--fractions", "0.1", "--seeds", "0", "1", "--epochs", "1")
+    rows = [line for line in table.splitlines() if line.startswith(f"| {tmp_path / 'run'} |")]
+    assert len(rows) == 6 and all(" ± " in row for row in rows)  # two label draws each
+    assert "| same network from scratch |" in table
+    pre = run_script("probe_table.py", str(tmp_path / "run"), "--pretraining", "--seeds", "0", "--epochs", "1")
+    assert pre.count(f"| {tmp_path / 'run'} |") == 4 and "initialised by the run, augmented" in pre
+    assert len((tmp_path / "run" / "probes.jsonl").read_text().splitlines()) == 6 * 2 + 4
