@@ -51,9 +51,9 @@ class SegObjectiveConfig:
 
 @dataclass
 class SegTrainConfig(TrainConfig):
-    """``head_schedule``: passes per head in one cycle, e.g. "A:1,B:1" (as IIC)."""
+    """``head_schedule``: passes per head in one cycle; the code trains B then A in every epoch."""
 
-    head_schedule: str = "A:1,B:1"
+    head_schedule: str = "B:1,A:1"
 
 
 @dataclass
