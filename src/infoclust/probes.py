@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from torch import nn
+from tqdm import tqdm
 
 from .distributed import DistContext
 from .errors import ConfigError, DataError
@@ -150,9 +151,9 @@ def shift_and_flip(images: torch.Tensor, generator: torch.Generator) -> torch.Te
 
 
 def finetune(network: FeatureNetwork, fit: torch.Tensor, fit_labels: np.ndarray, scored: torch.Tensor,
-             scored_labels: np.ndarray, settings: ProbeSettings) -> float:
+             scored_labels: np.ndarray, settings: ProbeSettings, progress: bool = False) -> float:
     """Accuracy on the samples ``scored`` of ``network`` + a fresh linear layer trained on the
-    samples ``fit`` (the network is changed: pass a copy)."""
+    samples ``fit`` (the network is changed: pass a copy); ``progress`` shows a bar over the passes."""
     if settings.augment and fit.dim() != 4:
         raise ConfigError("--augment shifts and flips images; this run's samples are feature vectors")
     device = fit.device
@@ -163,7 +164,7 @@ def finetune(network: FeatureNetwork, fit: torch.Tensor, fit_labels: np.ndarray,
     model = nn.Sequential(network, nn.Linear(dim, int(max(fit_labels.max(), scored_labels.max())) + 1).to(device))
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
     targets = torch.as_tensor(fit_labels, device=device)
-    for _ in range(settings.epochs):
+    for _ in tqdm(range(settings.epochs), desc="fine-tuning", unit="pass", disable=not progress, leave=False):
         order = torch.randperm(len(fit), generator=generator).to(device)
         for start in range(0, len(order), settings.batch_size):
             idx = order[start:start + settings.batch_size]
@@ -248,7 +249,7 @@ def probe(run_dir: str | Path, settings: ProbeSettings, progress: bool = False) 
             network = build_method(trainer.cfg, tuple(fit.shape[1:]), trainer.device, DistContext()).feature_network()
         else:
             network = copy.deepcopy(method.feature_network())
-        accuracy = finetune(network, fit, fit_labels, scored, scored_labels, settings)
+        accuracy = finetune(network, fit, fit_labels, scored, scored_labels, settings, progress)
     record = {"accuracy": accuracy, **asdict(settings), "n_labelled": int(len(fit)), "n_scored": int(len(scored)),
               **detail, "method": trainer.cfg.method, "data": trainer.eval_dataset.name, "scored_split": scored_split,
               "time_s": round(time.perf_counter() - start, 2)}
