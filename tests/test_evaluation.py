@@ -71,3 +71,38 @@ def test_unlabelled_samples_are_not_scored_and_dense_runs_get_per_class_iou():
     assert figures["iou_per_class"] == pytest.approx([0.5, 1.0, 0.5]) and figures["miou"] == pytest.approx(2 / 3)
     assert class_iou(pred[labels >= 0], labels[labels >= 0], 3) == pytest.approx([0.5, 1.0, 0.5])
     assert "iou_per_class" not in summarize_heads({"y": post}, None, labels, report="y")
+
+
+@pytest.mark.parametrize("case", range(8))
+def test_scores_from_counts_equal_scikit_learns_from_the_samples(case):
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    rng = np.random.default_rng(case)
+    n, k, c = [(300, 5, 5), (300, 8, 3), (50, 2, 6), (200, 1, 4), (200, 4, 1), (100, 1, 1), (400, 10, 10),
+               (120, 6, 6)][case]
+    labels = rng.integers(0, c, n)
+    pred = rng.integers(0, k, n) if case != 7 else labels.copy()  # the last: a perfect clustering
+    if case == 1:
+        pred[labels == 0] = 0  # some structure
+    got = clustering_scores(pred, labels, k)
+    assert got["nmi"] == pytest.approx(normalized_mutual_info_score(labels, pred), abs=1e-12)
+    assert got["nmi_geometric"] == pytest.approx(
+        normalized_mutual_info_score(labels, pred, average_method="geometric"), abs=1e-12)
+    assert got["ari"] == pytest.approx(adjusted_rand_score(labels, pred), abs=1e-12)
+
+
+def test_tallies_added_chunk_by_chunk_equal_the_whole():
+    from infoclust.evaluation import HeadTally, summarize_tallies
+
+    rng = np.random.default_rng(0)
+    post = rng.dirichlet(np.ones(4), (2, 900))  # 2 sub-heads, 900 pixels
+    labels = rng.integers(-1, 3, 900)
+    whole = summarize_heads({"y": post}, np.array([0.2, 0.1]), labels, report="y", dense=True)
+    tally = HeadTally.empty(2, 4)
+    for start in range(0, 900, 250):
+        tally.add(post[:, start:start + 250], labels[start:start + 250])
+    chunked = summarize_tallies({"y": tally}, np.array([0.2, 0.1]), "y", labelled=True, dense=True)
+    assert chunked.keys() == whole.keys() and whole["selected_sub_head"] == 1
+    for key, value in whole.items():
+        assert chunked[key] == (pytest.approx(value) if isinstance(value, (float, list)) else value), key
+    assert whole["n_scored"] == int((labels >= 0).sum())

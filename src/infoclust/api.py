@@ -63,7 +63,7 @@ class ClusteringEstimator(ClusterMixin, BaseEstimator):
         self.figures_ = trainer.fit()
         self.config_, self.method_ = trainer.cfg, trainer.method
         self.selected_sub_head_ = self.figures_["selected_sub_head"]
-        self.labels_ = trainer.reported_posteriors(trainer.posteriors, self.selected_sub_head_).argmax(1)
+        self.labels_ = trainer.reported_posteriors(trainer.predict_posteriors(), self.selected_sub_head_).argmax(1)
         return self
 
     def predict_proba(self, X) -> np.ndarray:

@@ -152,9 +152,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     figures = finished_figures(args.run_dir)
     if figures is None:  # a stopped run: score its checkpoint
         figures = trainer.evaluate()
-        posteriors = trainer.posteriors
-    else:
-        posteriors = trainer.predict_posteriors()
+    posteriors = trainer.predict_posteriors()
     post = trainer.reported_posteriors(posteriors, figures["selected_sub_head"])
     data, dense = trainer.eval_dataset, trainer.method.dense
     labels = data.labels if data.labels is None or data.is_dense != dense else data.labels.reshape(-1)

@@ -29,7 +29,7 @@ from .config import RunConfig
 from .data import Dataset, dataset_path, load_dataset
 from .distributed import DistContext, from_environment, init_process_group
 from .errors import CheckpointError, ConfigError, DataError, TrainingError
-from .evaluation import summarize_heads
+from .evaluation import HeadTally, summarize_tallies
 from .machine import choose_threads, describe
 from .methods import StepContext, build_method, resolve_config
 from .rng import Rng
@@ -275,15 +275,22 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self) -> dict:
-        """Figures of the current model on the evaluation samples (labels used only for scoring)."""
-        posteriors = self.predict_posteriors()
-        self.posteriors = posteriors
+        """Figures of the current model on the evaluation samples (labels used only for scoring),
+        accumulated chunk by chunk (``evaluation.HeadTally``): a segmentation set's posteriors per
+        pixel are never held at once."""
         data = self.eval_dataset
         labels = None  # labels of another kind than the posteriors (per image, per pixel) cannot score them
         if data.labels is not None and data.is_dense == self.method.dense:
-            labels = data.labels.reshape(-1)  # label maps: one label per pixel, image by image
-        figures = summarize_heads(posteriors, self.selection_scores(), labels, report=self.method.report_head,
-                                  dense=self.method.dense)
+            labels = data.labels.reshape(len(data), -1)  # one row per sample: its label, or its pixels' labels
+        tallies: dict[str, HeadTally] = {}
+        for start in range(0, len(self.eval_images), EVAL_CHUNK):
+            chunk = self.method.predict(self.eval_images[start:start + EVAL_CHUNK].to(self.device))
+            part = None if labels is None else labels[start:start + EVAL_CHUNK].reshape(-1)
+            for head, post in chunk.items():
+                post = post.float().cpu().numpy()
+                tallies.setdefault(head, HeadTally.empty(post.shape[0], post.shape[2])).add(post, part)
+        figures = summarize_tallies(tallies, self.selection_scores(), self.method.report_head, labels is not None,
+                                    dense=self.method.dense)
         figures["train_split"] = self.dataset.split
         figures["eval_split"] = self.eval_dataset.split
         if self.method.dense:

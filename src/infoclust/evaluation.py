@@ -1,11 +1,15 @@
-"""Clustering metrics: ACC (Hungarian one-to-one), many-to-one ACC, NMI, ARI, sub-head summaries."""
+"""Clustering metrics: ACC (Hungarian one-to-one), many-to-one ACC, NMI, ARI, per-class IoU and
+sub-head summaries, all computed from contingency counts (clusters × classes), so that the figures
+of many samples (every pixel of a segmentation set) can be accumulated chunk by chunk."""
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 NMI_AVERAGE = "arithmetic"  # sklearn's default since 0.22; DCCS reports "geometric" (see docs/methods.md)
+_EPS = np.finfo(np.float64).eps
 
 
 def contingency(pred: np.ndarray, labels: np.ndarray, n_clusters: int, n_classes: int) -> np.ndarray:
@@ -15,10 +19,16 @@ def contingency(pred: np.ndarray, labels: np.ndarray, n_clusters: int, n_classes
     return counts
 
 
+def _square(counts: np.ndarray) -> np.ndarray:
+    """``counts`` padded with zero columns to at least as many classes as clusters (so every
+    cluster can be matched)."""
+    k, c = counts.shape
+    return counts if c >= k else np.pad(counts, ((0, 0), (0, k - c)))
+
+
 def hungarian_mapping(pred: np.ndarray, labels: np.ndarray, n_clusters: int) -> dict[int, int]:
     """Best one-to-one map cluster → label (maximises matches; scipy's linear_sum_assignment)."""
-    n_classes = int(labels.max()) + 1
-    counts = contingency(pred, labels, n_clusters, max(n_classes, n_clusters))
+    counts = contingency(pred, labels, n_clusters, max(int(labels.max()) + 1, n_clusters))
     rows, cols = linear_sum_assignment(-counts)
     return dict(zip(rows.tolist(), cols.tolist()))
 
@@ -32,82 +42,168 @@ def mapped_labels(pred: np.ndarray, labels: np.ndarray, n_clusters: int) -> np.n
     return lookup[pred]
 
 
+def _entropy(counts: np.ndarray) -> float:
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def scores_from_counts(counts: np.ndarray) -> dict[str, float]:
+    """ACC (best one-to-one mapping), NMI with the ``NMI_AVERAGE`` normaliser and the geometric one
+    (``nmi_geometric``, as DCCS's paper), ARI, of the K×C contingency ``counts``: the values
+    scikit-learn gives from the samples (its special cases included), without them."""
+    total = int(counts.sum())
+    rows, cols = linear_sum_assignment(-_square(counts))
+    acc = float(_square(counts)[rows, cols].sum() / total)
+    used = counts[counts.sum(1) > 0][:, counts.sum(0) > 0].astype(np.float64)
+    h_pred, h_true = _entropy(used.sum(1)), _entropy(used.sum(0))
+    if used.shape[0] == used.shape[1] == 1:
+        nmi = geometric = 1.0  # one cluster, one class: identical labellings
+    else:
+        p = used / total
+        outer = p.sum(1, keepdims=True) * p.sum(0, keepdims=True)
+        mi = float(max((p[p > 0] * np.log(p[p > 0] / outer[p > 0])).sum(), 0.0))
+        nmi = 0.0 if mi == 0 else mi / max((h_pred + h_true) / 2, _EPS)
+        geometric = 0.0 if mi == 0 else mi / max(np.sqrt(h_pred * h_true), _EPS)
+    # ARI from pair counts (exact integers: N² overflows 64 bits for every pixel of a large set)
+    cells = [int(v) for v in counts.ravel() if v]
+    sum_squares = sum(v * v for v in cells)
+    per_cluster = [int(v) for v in counts.sum(1)]
+    per_class = [int(v) for v in counts.sum(0)]
+    same_cluster = sum(v * v for v in per_cluster) - sum_squares
+    same_class = sum(v * v for v in per_class) - sum_squares
+    tp, fp, fn = sum_squares - total, same_cluster, same_class
+    tn = total * total - fp - fn - sum_squares
+    if fn == 0 and fp == 0:
+        ari = 1.0
+    else:
+        ari = 2.0 * (tp * tn - fn * fp) / ((tp + fn) * (fn + tn) + (tp + fp) * (fp + tn))
+    return {"acc": acc, "nmi": float(nmi), "ari": float(ari), "nmi_geometric": float(geometric)}
+
+
+def iou_from_counts(counts: np.ndarray) -> list[float]:
+    """Per class c: matched-and-right / (predicted as c ∪ labelled c) under the Hungarian mapping
+    of the K×C ``counts`` (segmentation's per-class IoU; NaN for a class absent from both)."""
+    rows, cols = linear_sum_assignment(-_square(counts))
+    n_classes = counts.shape[1]
+    ious = []
+    for c in range(n_classes):
+        clusters = rows[cols == c]
+        right = counts[clusters, c].sum()
+        union = counts[clusters].sum() + counts[:, c].sum() - right
+        ious.append(float(right / union) if union else float("nan"))
+    return ious
+
+
+def many_to_one_from_counts(counts: np.ndarray) -> float:
+    """ACC when every cluster maps to its majority label (for over-clustering heads, k > classes)."""
+    return float(counts.max(axis=1).sum() / counts.sum())
+
+
 def cluster_acc(pred: np.ndarray, labels: np.ndarray, n_clusters: int) -> float:
     """ACC under the best one-to-one mapping of clusters to labels (IIC eq. in §4.1)."""
-    return float(np.mean(mapped_labels(pred, labels, n_clusters) == labels))
-
-
-def class_iou(pred: np.ndarray, labels: np.ndarray, n_clusters: int) -> list[float]:
-    """Per class c (0..max label): |matched prediction = c ∧ label = c| / |matched prediction = c ∨
-    label = c| under the Hungarian mapping (segmentation's per-class IoU)."""
-    matched = mapped_labels(pred, labels, n_clusters)
-    ious = []
-    for c in range(int(labels.max()) + 1):
-        union = np.count_nonzero((matched == c) | (labels == c))
-        ious.append(float(np.count_nonzero((matched == c) & (labels == c)) / union) if union else float("nan"))
-    return ious
+    return clustering_scores(pred, labels, n_clusters)["acc"]
 
 
 def many_to_one_acc(pred: np.ndarray, labels: np.ndarray, n_clusters: int) -> float:
     """ACC when every cluster maps to its majority label (for over-clustering heads, k > classes)."""
-    counts = contingency(pred, labels, n_clusters, int(labels.max()) + 1)
-    return float(counts.max(axis=1).sum() / len(labels))
+    return many_to_one_from_counts(contingency(pred, labels, n_clusters, int(labels.max()) + 1))
 
 
 def clustering_scores(pred: np.ndarray, labels: np.ndarray, n_clusters: int) -> dict[str, float]:
-    """ACC, NMI (``NMI_AVERAGE`` normaliser), ARI of one assignment, and NMI with the geometric
-    normaliser that DCCS's paper used (``nmi_geometric``, for comparisons with it)."""
-    return {
-        "acc": cluster_acc(pred, labels, n_clusters),
-        "nmi": float(normalized_mutual_info_score(labels, pred, average_method=NMI_AVERAGE)),
-        "ari": float(adjusted_rand_score(labels, pred)),
-        "nmi_geometric": float(normalized_mutual_info_score(labels, pred, average_method="geometric")),
-    }
+    """ACC, NMI, ARI and geometric NMI of one assignment (``scores_from_counts``)."""
+    return scores_from_counts(contingency(pred, labels, n_clusters, int(labels.max()) + 1))
 
 
-def summarize_heads(
-    posteriors: dict[str, np.ndarray], sub_head_scores: np.ndarray | None, labels: np.ndarray | None, report: str,
-    dense: bool = False,
-) -> dict:
-    """Figures for a run. ``posteriors``: head → h×N×K (N samples, or pixels for segmentation);
-    ``sub_head_scores``: (h,) label-free score of the ``report`` head's sub-heads, lowest = the
-    reported one (None: sub-head 0); ``labels``: (N,), −1 = unlabelled (not scored). Every other
-    head gets its many-to-one ACC (``acc_many_to_one_<head>``), the measure for over-clustering
-    heads. ``dense`` adds the per-class IoU (``iou_per_class``) and its mean (``miou``)."""
-    main_post = posteriors[report]
-    h, n, k = main_post.shape
+def class_iou(pred: np.ndarray, labels: np.ndarray, n_clusters: int) -> list[float]:
+    """Per-class IoU under the Hungarian mapping (``iou_from_counts``), classes 0..max label."""
+    return iou_from_counts(contingency(pred, labels, n_clusters, int(labels.max()) + 1))
+
+
+@dataclass
+class HeadTally:
+    """What the figures of one head need, accumulated over chunks of samples: per sub-head, the
+    cluster sizes (h×K, all samples), the summed confidence (h,) and the contingency with the labels
+    (h×K×C, labelled samples only; C grows with the labels seen)."""
+
+    sizes: np.ndarray
+    confidence: np.ndarray
+    counts: np.ndarray
+    n: int = 0
+    scored: int = 0
+
+    @classmethod
+    def empty(cls, sub_heads: int, k: int) -> "HeadTally":
+        return cls(np.zeros((sub_heads, k), np.int64), np.zeros(sub_heads), np.zeros((sub_heads, k, 0), np.int64))
+
+    def add(self, posteriors: np.ndarray, labels: np.ndarray | None) -> None:
+        """Add h×b×K posteriors of b samples with their (b,) labels (−1 = unlabelled) or None."""
+        h, b, k = posteriors.shape
+        pred = posteriors.argmax(axis=2)
+        self.n += b
+        self.confidence += posteriors.max(axis=2).sum(axis=1)
+        for i in range(h):
+            self.sizes[i] += np.bincount(pred[i], minlength=k)
+        if labels is None:
+            return
+        keep = labels >= 0
+        self.scored += int(keep.sum())
+        if not keep.any():
+            return
+        n_classes = max(self.counts.shape[2], int(labels[keep].max()) + 1)
+        if n_classes > self.counts.shape[2]:
+            self.counts = np.pad(self.counts, ((0, 0), (0, 0), (0, n_classes - self.counts.shape[2])))
+        for i in range(h):
+            np.add.at(self.counts[i], (pred[i][keep], labels[keep]), 1)
+
+
+def summarize_tallies(tallies: dict[str, HeadTally], sub_head_scores: np.ndarray | None, report: str,
+                      labelled: bool, dense: bool = False) -> dict:
+    """Figures for a run from each head's tally. ``sub_head_scores``: (h,) label-free score of the
+    ``report`` head's sub-heads, lowest = the reported one (None: sub-head 0); ``labelled``: whether
+    labels were given (without them, sizes only). Every other head gets its many-to-one ACC
+    (``acc_many_to_one_<head>``), the measure for over-clustering heads. ``dense`` adds the per-class
+    IoU (``iou_per_class``) and its mean (``miou``)."""
+    main = tallies[report]
+    h, k = main.sizes.shape
     best = 0 if sub_head_scores is None else int(np.argmin(sub_head_scores))
-    pred = main_post[best].argmax(axis=1)
     out: dict = {
-        "n_samples": int(n),
+        "n_samples": main.n,
         "n_clusters": int(k),
         "selected_sub_head": best,
         "selection": "lowest loss of the MI term on training views (no labels)" if sub_head_scores is not None
         else "the only sub-head",
         "sub_head_loss": [] if sub_head_scores is None else [float(x) for x in sub_head_scores],
-        "cluster_sizes": np.bincount(pred, minlength=k).tolist(),
-        "mean_confidence": float(main_post[best].max(axis=1).mean()),  # mean posterior of each sample's cluster
+        "cluster_sizes": main.sizes[best].tolist(),
+        "mean_confidence": float(main.confidence[best] / main.n),  # mean posterior of each sample's cluster
     }
-    if labels is None:
+    if not labelled:
         return out
-    scored = labels >= 0
-    if not scored.all():
-        labels = labels[scored]
-        posteriors = {head: post[:, scored] for head, post in posteriors.items()}
-        main_post = posteriors[report]
-        out["n_scored"] = int(scored.sum())
-    per_head = [clustering_scores(main_post[i].argmax(axis=1), labels, k) for i in range(h)]
+    if main.scored < main.n:
+        out["n_scored"] = main.scored
+    per_head = [scores_from_counts(c) for c in main.counts]
     out.update(per_head[best])
     if dense:
-        out["iou_per_class"] = class_iou(main_post[best].argmax(axis=1), labels, k)
+        out["iou_per_class"] = iou_from_counts(main.counts[best])
         out["miou"] = float(np.nanmean(out["iou_per_class"]))
     for key in ("acc", "nmi", "ari"):
         values = np.array([s[key] for s in per_head])
         out[f"{key}_mean"], out[f"{key}_std"] = float(values.mean()), float(values.std())
     out["acc_per_sub_head"] = [s["acc"] for s in per_head]
     out["nmi_average_method"] = NMI_AVERAGE
-    for head, post in posteriors.items():
+    for head, tally in tallies.items():
         if head != report:
-            out[f"acc_many_to_one_{head}"] = float(
-                np.mean([many_to_one_acc(p.argmax(axis=1), labels, p.shape[1]) for p in post]))
+            out[f"acc_many_to_one_{head}"] = float(np.mean([many_to_one_from_counts(c) for c in tally.counts]))
     return out
+
+
+def summarize_heads(
+    posteriors: dict[str, np.ndarray], sub_head_scores: np.ndarray | None, labels: np.ndarray | None, report: str,
+    dense: bool = False,
+) -> dict:
+    """``summarize_tallies`` of posteriors held at once: head → h×N×K (N samples, or pixels for
+    segmentation), with (N,) ``labels`` (−1 = unlabelled, not scored) or None."""
+    tallies = {}
+    for head, post in posteriors.items():
+        tallies[head] = HeadTally.empty(post.shape[0], post.shape[2])
+        tallies[head].add(post, labels)
+    return summarize_tallies(tallies, sub_head_scores, report, labels is not None, dense)
