@@ -150,15 +150,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     trainer = load_trainer(args.run_dir)
     figures = finished_figures(args.run_dir)
-    if figures is None:  # a stopped run: score its checkpoint
-        figures = trainer.evaluate()
     posteriors = trainer.predict_posteriors()
+    if figures is None:  # a stopped run: score its checkpoint
+        figures = trainer.evaluate(posteriors)
     post = trainer.reported_posteriors(posteriors, figures["selected_sub_head"])
-    data, dense = trainer.eval_dataset, trainer.method.dense
-    labels = data.labels if data.labels is None or data.is_dense != dense else data.labels.reshape(-1)
-    page = write_report(trainer.run, data.images, None if data.is_dense != dense else labels, post.argmax(1),
-                        post.max(1), figures, class_names=data.class_names,
-                        title=f"{trainer.cfg.method} on {data.name}", features=trainer.predict_features(), dense=dense)
+    data, labels = trainer.eval_dataset, trainer.scoring_labels()
+    page = write_report(trainer.run, data.images, None if labels is None else labels.reshape(-1), post.argmax(1),
+                        post.max(1), figures, class_names=data.class_names, title=f"{trainer.cfg.method} on {data.name}",
+                        features=trainer.predict_features(), dense=trainer.method.dense)
     print(f"report: {page}")
     return 0
 

@@ -18,7 +18,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -229,14 +229,29 @@ class Trainer:
 
     # ----------------------------------------------------------------- evaluation
     @torch.no_grad()
+    def posterior_chunks(self, samples: torch.Tensor | None = None) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+        """(first index, {head: h×b×K posteriors}) of every ``EVAL_CHUNK`` of the evaluation samples
+        (or of ``samples``), evaluation view; a dense method's b counts pixels."""
+        samples = self.eval_images if samples is None else samples
+        for start in range(0, len(samples), EVAL_CHUNK):
+            chunk = self.method.predict(samples[start:start + EVAL_CHUNK].to(self.device))
+            yield start, {head: post.float().cpu().numpy() for head, post in chunk.items()}
+
     def predict_posteriors(self, samples: torch.Tensor | None = None) -> dict[str, np.ndarray]:
         """{head: h×N×K posteriors} of every evaluation sample (or of ``samples``), evaluation view."""
-        samples = self.eval_images if samples is None else samples
         chunks: dict[str, list[np.ndarray]] = {}
-        for start in range(0, len(samples), EVAL_CHUNK):
-            for head, post in self.method.predict(samples[start:start + EVAL_CHUNK].to(self.device)).items():
-                chunks.setdefault(head, []).append(post.float().cpu().numpy())
+        for _, posteriors in self.posterior_chunks(samples):
+            for head, post in posteriors.items():
+                chunks.setdefault(head, []).append(post)
         return {head: np.concatenate(parts, axis=1) for head, parts in chunks.items()}
+
+    def scoring_labels(self) -> np.ndarray | None:
+        """The evaluation labels that can score this method's posteriors, one row per sample (its
+        label, or its pixels' labels for a dense method), or None: none, or of the other kind."""
+        data = self.eval_dataset
+        if data.labels is None or data.is_dense != self.method.dense:
+            return None
+        return data.labels.reshape(len(data), -1)
 
     @torch.no_grad()
     def predict_features(self) -> np.ndarray:
@@ -274,27 +289,24 @@ class Trainer:
         return posteriors[self.method.report_head][sub_head]
 
     @torch.no_grad()
-    def evaluate(self) -> dict:
+    def evaluate(self, posteriors: dict[str, np.ndarray] | None = None) -> dict:
         """Figures of the current model on the evaluation samples (labels used only for scoring),
         accumulated chunk by chunk (``evaluation.HeadTally``): a segmentation set's posteriors per
-        pixel are never held at once."""
-        data = self.eval_dataset
-        labels = None  # labels of another kind than the posteriors (per image, per pixel) cannot score them
-        if data.labels is not None and data.is_dense == self.method.dense:
-            labels = data.labels.reshape(len(data), -1)  # one row per sample: its label, or its pixels' labels
+        pixel are never held at once. ``posteriors``: those of ``predict_posteriors``, when the
+        caller holds them already."""
+        labels = self.scoring_labels()
         tallies: dict[str, HeadTally] = {}
-        for start in range(0, len(self.eval_images), EVAL_CHUNK):
-            chunk = self.method.predict(self.eval_images[start:start + EVAL_CHUNK].to(self.device))
-            part = None if labels is None else labels[start:start + EVAL_CHUNK].reshape(-1)
+        for start, chunk in self.posterior_chunks() if posteriors is None else [(0, posteriors)]:
             for head, post in chunk.items():
-                post = post.float().cpu().numpy()
+                n = post.shape[1] // (1 if labels is None else labels.shape[1])  # samples in this chunk
+                part = None if labels is None else labels[start:start + n].reshape(-1)
                 tallies.setdefault(head, HeadTally.empty(post.shape[0], post.shape[2])).add(post, part)
         figures = summarize_tallies(tallies, self.selection_scores(), self.method.report_head, labels is not None,
                                     dense=self.method.dense)
         figures["train_split"] = self.dataset.split
         figures["eval_split"] = self.eval_dataset.split
         if self.method.dense:
-            figures["n_images"] = len(data)  # n_samples counts pixels
+            figures["n_images"] = len(self.eval_dataset)  # n_samples counts pixels
         return figures
 
     def _log_eval(self) -> dict:

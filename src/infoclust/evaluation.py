@@ -14,9 +14,8 @@ _EPS = np.finfo(np.float64).eps
 
 def contingency(pred: np.ndarray, labels: np.ndarray, n_clusters: int, n_classes: int) -> np.ndarray:
     """Counts C[k, c] of samples in cluster k with label c (n_clusters × n_classes)."""
-    counts = np.zeros((n_clusters, n_classes), dtype=np.int64)
-    np.add.at(counts, (pred, labels), 1)
-    return counts
+    flat = np.asarray(pred, dtype=np.int64) * n_classes + labels
+    return np.bincount(flat, minlength=n_clusters * n_classes).reshape(n_clusters, n_classes)
 
 
 def _square(counts: np.ndarray) -> np.ndarray:
@@ -26,20 +25,14 @@ def _square(counts: np.ndarray) -> np.ndarray:
     return counts if c >= k else np.pad(counts, ((0, 0), (0, k - c)))
 
 
-def hungarian_mapping(pred: np.ndarray, labels: np.ndarray, n_clusters: int) -> dict[int, int]:
-    """Best one-to-one map cluster → label (maximises matches; scipy's linear_sum_assignment)."""
-    counts = contingency(pred, labels, n_clusters, max(int(labels.max()) + 1, n_clusters))
+def hungarian_lookup(pred: np.ndarray, labels: np.ndarray, n_clusters: int) -> np.ndarray:
+    """(n_clusters,) the label each cluster is matched to by the best one-to-one map (scipy's
+    linear_sum_assignment), −1 for a cluster left unmatched."""
+    counts = contingency(pred, labels, n_clusters, int(labels.max()) + 1)
     rows, cols = linear_sum_assignment(-counts)
-    return dict(zip(rows.tolist(), cols.tolist()))
-
-
-def mapped_labels(pred: np.ndarray, labels: np.ndarray, n_clusters: int) -> np.ndarray:
-    """Each sample's cluster replaced by its Hungarian-matched label (−1 for an unmatched cluster)."""
     lookup = np.full(n_clusters, -1, dtype=np.int64)
-    for cluster, label in hungarian_mapping(pred, labels, n_clusters).items():
-        if cluster < n_clusters:
-            lookup[cluster] = label
-    return lookup[pred]
+    lookup[rows] = cols
+    return lookup
 
 
 def _entropy(counts: np.ndarray) -> float:
@@ -47,13 +40,19 @@ def _entropy(counts: np.ndarray) -> float:
     return float(-(p * np.log(p)).sum())
 
 
+def acc_from_counts(counts: np.ndarray) -> float:
+    """ACC under the best one-to-one mapping of the K×C contingency ``counts``."""
+    square = _square(counts)
+    rows, cols = linear_sum_assignment(-square)
+    return float(square[rows, cols].sum() / counts.sum())
+
+
 def scores_from_counts(counts: np.ndarray) -> dict[str, float]:
     """ACC (best one-to-one mapping), NMI with the ``NMI_AVERAGE`` normaliser and the geometric one
     (``nmi_geometric``, as DCCS's paper), ARI, of the K×C contingency ``counts``: the values
     scikit-learn gives from the samples (its special cases included), without them."""
     total = int(counts.sum())
-    rows, cols = linear_sum_assignment(-_square(counts))
-    acc = float(_square(counts)[rows, cols].sum() / total)
+    acc = acc_from_counts(counts)
     used = counts[counts.sum(1) > 0][:, counts.sum(0) > 0].astype(np.float64)
     h_pred, h_true = _entropy(used.sum(1)), _entropy(used.sum(0))
     if used.shape[0] == used.shape[1] == 1:
@@ -101,7 +100,7 @@ def many_to_one_from_counts(counts: np.ndarray) -> float:
 
 def cluster_acc(pred: np.ndarray, labels: np.ndarray, n_clusters: int) -> float:
     """ACC under the best one-to-one mapping of clusters to labels (IIC eq. in §4.1)."""
-    return clustering_scores(pred, labels, n_clusters)["acc"]
+    return acc_from_counts(contingency(pred, labels, n_clusters, int(labels.max()) + 1))
 
 
 def many_to_one_acc(pred: np.ndarray, labels: np.ndarray, n_clusters: int) -> float:
@@ -153,7 +152,7 @@ class HeadTally:
         if n_classes > self.counts.shape[2]:
             self.counts = np.pad(self.counts, ((0, 0), (0, 0), (0, n_classes - self.counts.shape[2])))
         for i in range(h):
-            np.add.at(self.counts[i], (pred[i][keep], labels[keep]), 1)
+            self.counts[i] += contingency(pred[i][keep], labels[keep], k, n_classes)
 
 
 def summarize_tallies(tallies: dict[str, HeadTally], sub_head_scores: np.ndarray | None, report: str,

@@ -35,7 +35,9 @@ from torch import nn
 from tqdm import tqdm
 
 from .distributed import DistContext
+from .data.dataset import Dataset
 from .errors import ConfigError, DataError
+from .evaluation import contingency
 from .methods import build_method
 from .methods.base import FeatureNetwork
 
@@ -106,8 +108,7 @@ def many_to_one(fit: np.ndarray, fit_labels: np.ndarray, scored: np.ndarray, sco
     members in ``fit`` (a cluster with none there: the most frequent class of ``fit_labels``)."""
     k = int(max(fit.max(), scored.max())) + 1
     n_classes = int(max(fit_labels.max(), scored_labels.max())) + 1
-    counts = np.zeros((k, n_classes), dtype=np.int64)
-    np.add.at(counts, (fit, fit_labels), 1)
+    counts = contingency(fit, fit_labels, k, n_classes)
     fallback = np.bincount(fit_labels, minlength=n_classes).argmax()
     mapping = np.where(counts.sum(1) > 0, counts.argmax(1), fallback)
     return float(np.mean(mapping[scored] == scored_labels))
@@ -184,31 +185,36 @@ def finetune(network: FeatureNetwork, fit: torch.Tensor, fit_labels: np.ndarray,
     return float((predicted.numpy() == scored_labels).mean())
 
 
+def _split_of(trainer, split: str) -> tuple[torch.Tensor, Dataset]:
+    """(samples on the device, dataset) of ``split`` of the run's dataset: what the trainer already
+    holds when it is that split, else read."""
+    from .data import load_dataset
+    from .engine import data_source, sample_tensor
+
+    for data, samples in ((trainer.eval_dataset, trainer.eval_images), (trainer.dataset, trainer.images)):
+        if data.split == split:
+            return samples, data
+    cfg = trainer.cfg
+    data = load_dataset(data_source(cfg, trainer.run.read_data_record()), split=split, root=cfg.data.root, progress=False)
+    return sample_tensor(data).to(trainer.device), data
+
+
 def labelled_parts(trainer, settings: ProbeSettings) -> tuple[torch.Tensor, np.ndarray, torch.Tensor, np.ndarray, str]:
     """(fit samples, their labels, scored samples, their labels, what was scored) of a probe: the
     run's evaluation samples split by ``labelled_split``, or with ``held_out`` the labelled part of
     the dataset's training split against its whole test split."""
-    from .data import load_dataset
-    from .engine import data_source, sample_tensor
-
     if settings.held_out:
-        cfg, record = trainer.cfg, trainer.run.read_data_record()
-        train, test = (load_dataset(data_source(cfg, record), split=split, root=cfg.data.root, progress=False)
-                       for split in ("train", "test"))
-        parts = [(sample_tensor(d).to(trainer.device), d.labels, d) for d in (train, test)]
+        (samples, data), (scored, test) = _split_of(trainer, "train"), _split_of(trainer, "test")
     else:
-        d = trainer.eval_dataset
-        parts = [(trainer.eval_images, d.labels, d)]
-    for _, labels, d in parts:
-        if labels is None:
+        (samples, data), (scored, test) = [(trainer.eval_images, trainer.eval_dataset)] * 2
+    for d in (data, test):
+        if d.labels is None:
             raise DataError(f"the {d.split} split of {d.name} has no labels; a probe needs labels to learn from and to score")
-    (samples, labels, d), *test_part = parts
-    labels = np.asarray(labels, dtype=np.int64)
+    labels = np.asarray(data.labels, dtype=np.int64)
     labelled, rest = labelled_split(labels, settings.labels_fraction, settings.seed)
-    if test_part:
-        scored, scored_labels, test = test_part[0]
-        return samples[labelled], labels[labelled], scored, np.asarray(scored_labels, dtype=np.int64), test.split
-    return samples[labelled], labels[labelled], samples[rest], labels[rest], d.split
+    if settings.held_out:
+        return samples[labelled], labels[labelled], scored, np.asarray(test.labels, dtype=np.int64), test.split
+    return samples[labelled], labels[labelled], samples[rest], labels[rest], data.split
 
 
 def probe(run_dir: str | Path, settings: ProbeSettings, progress: bool = False) -> dict:

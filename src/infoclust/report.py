@@ -144,16 +144,13 @@ def plot_segmentations(path: Path, images: np.ndarray, predicted: np.ndarray, la
     """The first ``SEGMENTATION_ROWS`` images with their predicted clusters (mapped to classes by
     the Hungarian matching when ``label_maps`` exist, so colours agree) and the ground truth (black:
     unlabelled). ``images``: uint8 (N, C, H, W); ``predicted``, ``label_maps``: int (N, H, W)."""
-    from .evaluation import mapped_labels
+    from .evaluation import hungarian_lookup
 
     n = min(SEGMENTATION_ROWS, len(images))
     shown = predicted[:n]
     if label_maps is not None:
         scored = label_maps >= 0
-        matched = mapped_labels(predicted[scored], label_maps[scored], k)
-        lookup = np.full(k, -1)
-        lookup[predicted[scored]] = matched  # each cluster's class (a cluster maps to one class)
-        shown = lookup[shown]
+        shown = hungarian_lookup(predicted[scored], label_maps[scored], k)[shown]  # each cluster as its class
     columns = 2 if label_maps is None else 3
     fig = Figure(figsize=(2 * columns, 2 * n + 0.4), dpi=DPI)
     colours = max(k, 1 + (int(label_maps.max()) if label_maps is not None else 0))

@@ -93,8 +93,9 @@ def _mat(path: Path, key: str) -> np.ndarray:
     return content[key]
 
 
-def load_potsdam(name: str, split: str, root: str | None, progress: bool = True) -> Dataset:
-    """Potsdam (6 classes) or Potsdam-3 (``name`` "potsdam-3")."""
+def load_potsdam(name: str, split: str, root: str | None, download: bool = False, progress: bool = True) -> Dataset:
+    """Potsdam (6 classes) or Potsdam-3 (``name`` "potsdam-3"). ``download`` is there for the
+    registry's loader signature only: there is nothing infoclust could download."""
     folder = _folder(name, root, "labelled_test.txt")
     images, labels, ids = [], [], []
     parts = [(part, tile) for part in POTSDAM_SPLITS[split] for tile in _ids(folder / f"{part}.txt")]
@@ -128,8 +129,9 @@ def _centre(array: np.ndarray, side: int, fill: int) -> np.ndarray:
     return out
 
 
-def load_cocostuff(name: str, split: str, root: str | None, progress: bool = True) -> Dataset:
-    """COCO-Stuff-15 or COCO-Stuff-3 (``name``), scaled and centre-cropped as the IIC code."""
+def load_cocostuff(name: str, split: str, root: str | None, download: bool = False, progress: bool = True) -> Dataset:
+    """COCO-Stuff-15 or COCO-Stuff-3 (``name``), scaled and centre-cropped as the IIC code; as
+    ``load_potsdam``, nothing to download."""
     listing, coarse_to_class, names = COCO[name]
     folder = _folder(name, root, "curated")
     images, labels, ids = [], [], []

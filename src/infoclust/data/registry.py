@@ -47,12 +47,12 @@ DATASETS = {
         "COCO-Stuff's 15 stuff classes per pixel (IIC's COCO-Stuff), 128x128 centre crops of the images scaled "
         "by 0.33; the IIC authors' prepared folder (images/, annotations/, curated/) read from root or the cache, "
         "no download; splits train (train2017), test (val2017), all",
-        lambda split, root, download, progress: load_cocostuff("cocostuff-15", split, root, progress),
+        partial(load_cocostuff, "cocostuff-15"),
         tuple(COCO_SPLITS),
     ),
     "cocostuff-3": _Named(
         "COCO-Stuff-3: sky, plant, ground per pixel (other pixels unlabelled), prepared as cocostuff-15",
-        lambda split, root, download, progress: load_cocostuff("cocostuff-3", split, root, progress),
+        partial(load_cocostuff, "cocostuff-3"),
         tuple(COCO_SPLITS),
     ),
     "digits": _Named(
@@ -73,12 +73,12 @@ DATASETS = {
     "potsdam": _Named(
         "ISPRS Potsdam's 6 classes per pixel on 200x200 RGB tiles (IR dropped); the IIC authors' prepared folder "
         "(imgs/, gt/, split lists) read from root or the cache, no download; splits train, test, labelled, all",
-        lambda split, root, download, progress: load_potsdam("potsdam", split, root, progress),
+        partial(load_potsdam, "potsdam"),
         tuple(POTSDAM_SPLITS),
     ),
     "potsdam-3": _Named(
         "Potsdam-3: roads and cars, buildings and clutter, vegetation and trees; prepared as potsdam",
-        lambda split, root, download, progress: load_potsdam("potsdam-3", split, root, progress),
+        partial(load_potsdam, "potsdam-3"),
         tuple(POTSDAM_SPLITS),
     ),
     "stl10": _Named(

@@ -16,6 +16,7 @@ from ..losses import iic_loss, imsat_loss, kl_divergence
 from ..models import ClusterNet
 from ..views import VectorViews, cutout, gaussian_noise, input_channels, mix_like, mixup
 from .base import FeatureNetwork, MethodSpec, StepContext, register
+from .head_passes import HeadPasses
 from .info_config import MAIN, OVER, PRESETS, InfoRunConfig, build_views, parse_schedule, resolve, validate
 
 NEIGHBOUR = 10  # IMSAT's adaptive VAT radius: distance to the 10th nearest neighbour
@@ -40,7 +41,7 @@ def neighbour_distances(x: torch.Tensor, k: int = NEIGHBOUR, chunk: int = 1024) 
     return torch.cat(dist)
 
 
-class InfoClustering:
+class InfoClustering(HeadPasses):
     """Cluster heads trained by an MI term, optionally with T inside it, plus KL regularisers.
 
     A main head B (k clusters) and an optional over-clustering head A, each with ``sub_heads``
@@ -86,25 +87,6 @@ class InfoClustering:
     def diagnose(self, parts: dict[str, float]) -> str | None:
         return None  # a non-finite loss (the engine's check) is the only failure of these objectives
 
-    def pass_name(self, epoch: int) -> str:
-        """The head trained during pass (epoch) ``epoch``."""
-        return self.cycle[epoch % len(self.cycle)]
-
-    def may_report(self, epoch: int) -> bool:
-        """A pass of the over-clustering head moves the trunk under the main head without training
-        it: a model stopped inside one is not reported (IIC's last-main-pass rule)."""
-        return self.pass_name(epoch) == MAIN
-
-    def train_step(self, samples: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:
-        """One Adam step on the pass's head, loss averaged over its sub-heads."""
-        self.model.train()
-        loss = self._losses(samples, self.pass_name(ctx.epoch), ctx).mean()
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        ctx.dist.average_gradients(self.model.parameters())
-        self.optimizer.step()
-        return {"loss": loss.detach()}
-
     @torch.no_grad()
     def selection_scores(self, samples: torch.Tensor, ctx: StepContext) -> torch.Tensor:
         """Label-free score per sub-head of B (h,): the MI term (no regularisers), eval-mode network."""
@@ -126,13 +108,6 @@ class InfoClustering:
     def feature_network(self) -> FeatureNetwork:
         """The evaluation view, then the trunk (the heads' input)."""
         return FeatureNetwork(lambda samples: self._net_input(self.views.evaluation(samples)), self.model.trunk)
-
-    def state_dict(self) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
 
     # ------------------------------------------------------------------ the objective
     def _net_input(self, x: torch.Tensor) -> torch.Tensor:

@@ -19,11 +19,12 @@ from ..distributed import DistContext, synchronise_batchnorm
 from ..losses import dense_iic_loss
 from ..models.segmentation import PooledTrunk, SegmentationNet
 from .base import FeatureNetwork, MethodSpec, StepContext, register
+from .head_passes import HeadPasses
 from .info_config import MAIN, OVER, parse_schedule
 from .segmentation_config import PRESET, SegRunConfig, build_views, network_channels, resolve, validate
 
 
-class DenseIIC:
+class DenseIIC(HeadPasses):
     """The segmentation network with one Adam, trained head by head in the schedule's passes."""
 
     report_head = MAIN
@@ -46,25 +47,8 @@ class DenseIIC:
     def prepare(self, samples: torch.Tensor) -> None:
         """Nothing to precompute."""
 
-    def pass_name(self, epoch: int) -> str:
-        return self.cycle[epoch % len(self.cycle)]
-
-    def may_report(self, epoch: int) -> bool:
-        """As IIC: a model stopped inside an over-clustering pass is not reported."""
-        return self.pass_name(epoch) == MAIN
-
     def diagnose(self, parts: dict[str, float]) -> str | None:
         return None
-
-    def train_step(self, samples: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:
-        """One Adam step on the pass's head, eq. (5) averaged over its sub-heads."""
-        self.model.train()
-        loss = self._losses(samples, self.pass_name(ctx.epoch), ctx).mean()
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        ctx.dist.average_gradients(self.model.parameters())
-        self.optimizer.step()
-        return {"loss": loss.detach()}
 
     @torch.no_grad()
     def selection_scores(self, samples: torch.Tensor, ctx: StepContext) -> torch.Tensor | None:
@@ -95,13 +79,6 @@ class DenseIIC:
     def feature_network(self) -> FeatureNetwork:
         """The whole image, then the trunk averaged over positions."""
         return FeatureNetwork(self.views.evaluation, PooledTrunk(self.model.trunk))
-
-    def state_dict(self) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
 
     # ------------------------------------------------------------------ the objective
     def _losses(self, samples: torch.Tensor, head: str, ctx: StepContext) -> torch.Tensor:

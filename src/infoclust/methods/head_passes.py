@@ -1,0 +1,41 @@
+"""What IIC-style methods share: one network ``model`` with named heads, one Adam ``optimizer``,
+and the heads trained in turn, one pass each, in the order of ``cycle`` (``train.head_schedule``).
+A subclass supplies ``_losses(samples, head, ctx)`` → (h,) one loss per sub-head of ``head``."""
+from __future__ import annotations
+
+import torch
+
+from .base import StepContext
+from .info_config import MAIN
+
+
+class HeadPasses:
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    cycle: list[str]
+
+    def pass_name(self, epoch: int) -> str:
+        """The head trained during pass (epoch) ``epoch``."""
+        return self.cycle[epoch % len(self.cycle)]
+
+    def may_report(self, epoch: int) -> bool:
+        """A pass of the over-clustering head moves the trunk under the main head without training
+        it: a model stopped inside one is not reported (IIC's last-main-pass rule)."""
+        return self.pass_name(epoch) == MAIN
+
+    def train_step(self, samples: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:
+        """One Adam step on the pass's head, loss averaged over its sub-heads."""
+        self.model.train()
+        loss = self._losses(samples, self.pass_name(ctx.epoch), ctx).mean()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        ctx.dist.average_gradients(self.model.parameters())
+        self.optimizer.step()
+        return {"loss": loss.detach()}
+
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
