@@ -9,10 +9,11 @@ prototypes frozen meanwhile, then ×0.4 at epochs 150, 300 and 400.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass, field
 
-from ..config import RunConfig, TrainConfig, fill_image_defaults
+from ..config import TINY_SIDE, RunConfig, TrainConfig, fill_image_defaults
 from ..errors import ConfigError
 from ..models.imc_swav import STAGES
 from ..views import CropGroup, Jitter, MultiCropViews
@@ -24,6 +25,8 @@ NORMALISATION = {
     "stl10": ((0.43, 0.42, 0.39), (0.27, 0.26, 0.27)),
 }
 CROP_SIDES = {32: [28, 18], 64: [56, 36], 96: [76, 52]}  # the code's multi-crop sizes by image side
+CROP_SCALES = [[0.2, 1.0], [0.08, 0.4]]  # area fractions of the large and the small crops (the code's)
+TINY_CROP_SCALES = [[0.4, 1.0], [0.2, 0.6]]  # tiny images: a crop under a fifth of 8×8 px loses the digit
 
 
 @dataclass
@@ -35,7 +38,7 @@ class IMCModelConfig:
     width: int | None = None
     max_pool: bool | None = None
     n_clusters: int | None = None
-    prototypes: int = 1000
+    prototypes: int | None = None  # None: 1000, the code's (tiny images: 100)
     projection_hidden: int = 512
     projection_dim: int = 128
     classifier_hidden: int = 1024
@@ -45,11 +48,13 @@ class IMCModelConfig:
 class IMCViewConfig:
     """Multi-crop: ``crop_counts[g]`` views of ``crop_sizes[g]`` px with area fraction in
     ``crop_scales[g]`` per group g (the first group's views are the ones assigned codes).
+    None: the code's 2 × large + 4 × small crops with scales (0.2, 1) and (0.08, 0.4), sized by
+    ``CROP_SIDES``; tiny images: 2 large crops of twice the side with scales (0.4, 1) (RESULTS).
     ``eval_size``: side of the evaluation view (None = the image's own; tiny images: twice it)."""
 
-    crop_counts: list[int] = field(default_factory=lambda: [2, 4])
+    crop_counts: list[int] | None = None
     crop_sizes: list[int] | None = None
-    crop_scales: list[list[float]] = field(default_factory=lambda: [[0.2, 1.0], [0.08, 0.4]])
+    crop_scales: list[list[float]] | None = None
     ratio: list[float] = field(default_factory=lambda: [3 / 4, 4 / 3])
     flip_p: float | None = None  # None: 0.5 for colour images, 0 for grey (digits must not flip)
     jitter: list[float] = field(default_factory=lambda: [0.4, 0.4, 0.4, 0.1])
@@ -111,13 +116,14 @@ class IMCRunConfig(RunConfig):
 PRESET: dict = {"method": "imc-swav"}
 
 PAPER_DEFAULTS = {"train.epochs": 500, "train.batch_size": 256, "train.lr": 5e-4, "train.eval_every": 5,
-                  "train.warmup_steps": 500, "train.freeze_prototypes_steps": 500}
-# Tiny images (side ≤ 16 px, the 8×8 digits): a first guess, not yet measured (issue 11 tunes it):
-# a quarter-width ResNet-18 on crops upsampled to 16 and 10 px, 60 passes of batch 128 (840 updates),
-# so the warm-up and the prototype freeze shrink to 50 updates.
-TINY_DEFAULTS = {"train.epochs": 60, "train.batch_size": 128, "train.lr": 2e-3, "train.eval_every": 10,
-                 "model.width": 16, "views.crop_sizes": [16, 10], "views.eval_size": 16,
-                 "train.warmup_steps": 50, "train.freeze_prototypes_steps": 50}
+                  "train.warmup_steps": 500, "train.freeze_prototypes_steps": 500, "model.prototypes": 1000,
+                  "views.crop_counts": [2, 4]}
+# Tiny images (side ≤ 16 px, the 8×8 digits), found by pilots on digits (docs/RESULTS.md): a
+# quarter-width ResNet-18 on two large crops upsampled to 16 px (small crops of an 8×8 digit cost
+# 0.2 ACC at 20 epochs), 100 prototypes for 1,797 images, batch 64 with a 20-update warm-up and freeze.
+TINY_DEFAULTS = {"train.epochs": 30, "train.batch_size": 64, "train.lr": 2e-3, "train.eval_every": 10,
+                 "model.width": 16, "model.prototypes": 100, "views.crop_counts": [2], "views.eval_size": 16,
+                 "train.warmup_steps": 20, "train.freeze_prototypes_steps": 20}
 
 
 def resolve(cfg: IMCRunConfig, sample_shape: tuple[int, ...], n_classes: int | None) -> IMCRunConfig:
@@ -130,8 +136,12 @@ def resolve(cfg: IMCRunConfig, sample_shape: tuple[int, ...], n_classes: int | N
         model.width = 64
     if model.max_pool is None:
         model.max_pool = side >= 64
+    tiny = side <= TINY_SIDE
     if views.crop_sizes is None:
-        views.crop_sizes = CROP_SIDES.get(side, [round(side * 7 / 8), round(side * 9 / 16)])[:len(views.crop_counts)]
+        sizes = [2 * side, round(side * 5 / 4)] if tiny else [round(side * 7 / 8), round(side * 9 / 16)]
+        views.crop_sizes = CROP_SIDES.get(side, sizes)[:len(views.crop_counts)]
+    if views.crop_scales is None:
+        views.crop_scales = copy.deepcopy(TINY_CROP_SCALES if tiny else CROP_SCALES)[:len(views.crop_counts)]
     if views.flip_p is None:
         views.flip_p = 0.5 if c == 3 else 0.0
     mean, std = NORMALISATION.get(cfg.data.name, ((0.5,) * c, (0.5,) * c))
