@@ -180,7 +180,7 @@ def test_bad_settings_are_one_line_errors():
 
 
 @pytest.mark.parametrize("shape, name, sizes, pool, flip", [
-    ((1, 8, 8), "digits", [16], False, 0.0), ((3, 32, 32), "cifar10", [28, 18], False, 0.5),
+    ((1, 8, 8), "digits", [12], False, 0.0), ((3, 32, 32), "cifar10", [28, 18], False, 0.5),
     ((3, 96, 96), "stl10", [76, 52], True, 0.5), ((1, 28, 28), "fashion-mnist", [24, 16], False, 0.0),
 ])
 def test_defaults_follow_the_code_per_dataset(shape, name, sizes, pool, flip):
@@ -192,6 +192,7 @@ def test_defaults_follow_the_code_per_dataset(shape, name, sizes, pool, flip):
     assert cfg.train.warmup_steps == cfg.train.freeze_prototypes_steps == (20 if tiny else 500)
     assert cfg.views.crop_counts == ([2] if tiny else [2, 4]) and cfg.model.prototypes == (100 if tiny else 1000)
     assert cfg.views.crop_scales == ([[0.4, 1.0]] if tiny else [[0.2, 1.0], [0.08, 0.4]])
+    assert cfg.views.eval_size == (12 if tiny else None)
     if name == "cifar10":
         assert cfg.views.mean == [0.4914, 0.4822, 0.4465] and cfg.train.batch_size == 256
         assert (cfg.train.lr, cfg.train.betas, cfg.train.weight_decay) == (5e-4, [0.8, 0.999], 1e-5)

@@ -49,8 +49,8 @@ class IMCViewConfig:
     """Multi-crop: ``crop_counts[g]`` views of ``crop_sizes[g]`` px with area fraction in
     ``crop_scales[g]`` per group g (the first group's views are the ones assigned codes).
     None: the code's 2 × large + 4 × small crops with scales (0.2, 1) and (0.08, 0.4), sized by
-    ``CROP_SIDES``; tiny images: 2 large crops of twice the side with scales (0.4, 1) (RESULTS).
-    ``eval_size``: side of the evaluation view (None = the image's own; tiny images: twice it)."""
+    ``CROP_SIDES``; tiny images: 2 large crops of 1.5 × the side with scales (0.4, 1) (RESULTS).
+    ``eval_size``: side of the evaluation view (None = the image's own; tiny images: 1.5 × it)."""
 
     crop_counts: list[int] | None = None
     crop_sizes: list[int] | None = None
@@ -119,10 +119,11 @@ PAPER_DEFAULTS = {"train.epochs": 500, "train.batch_size": 256, "train.lr": 5e-4
                   "train.warmup_steps": 500, "train.freeze_prototypes_steps": 500, "model.prototypes": 1000,
                   "views.crop_counts": [2, 4]}
 # Tiny images (side ≤ 16 px, the 8×8 digits), found by pilots on digits (docs/RESULTS.md): a
-# quarter-width ResNet-18 on two large crops upsampled to 16 px (small crops of an 8×8 digit cost
-# 0.2 ACC at 20 epochs), 100 prototypes for 1,797 images, batch 64 with a 20-update warm-up and freeze.
+# quarter-width ResNet-18 on two large crops upsampled to 12 px (small crops of an 8×8 digit cost
+# 0.2 ACC at 20 epochs; 16 px ran past 3 minutes), 100 prototypes for 1,797 images, batch 64 with a
+# 20-update warm-up and freeze.
 TINY_DEFAULTS = {"train.epochs": 30, "train.batch_size": 64, "train.lr": 2e-3, "train.eval_every": 10,
-                 "model.width": 16, "model.prototypes": 100, "views.crop_counts": [2], "views.eval_size": 16,
+                 "model.width": 16, "model.prototypes": 100, "views.crop_counts": [2],
                  "train.warmup_steps": 20, "train.freeze_prototypes_steps": 20}
 
 
@@ -138,8 +139,10 @@ def resolve(cfg: IMCRunConfig, sample_shape: tuple[int, ...], n_classes: int | N
         model.max_pool = side >= 64
     tiny = side <= TINY_SIDE
     if views.crop_sizes is None:
-        sizes = [2 * side, round(side * 5 / 4)] if tiny else [round(side * 7 / 8), round(side * 9 / 16)]
+        sizes = [round(side * 3 / 2), side] if tiny else [round(side * 7 / 8), round(side * 9 / 16)]
         views.crop_sizes = CROP_SIDES.get(side, sizes)[:len(views.crop_counts)]
+    if views.eval_size is None and tiny:
+        views.eval_size = round(side * 3 / 2)
     if views.crop_scales is None:
         views.crop_scales = copy.deepcopy(TINY_CROP_SCALES if tiny else CROP_SCALES)[:len(views.crop_counts)]
     if views.flip_p is None:
