@@ -192,7 +192,7 @@ def test_defaults_follow_the_code_per_dataset(shape, name, sizes, pool, flip):
     assert cfg.train.warmup_steps == cfg.train.freeze_prototypes_steps == (20 if tiny else 500)
     assert cfg.views.crop_counts == ([2] if tiny else [2, 4]) and cfg.model.prototypes == (100 if tiny else 1000)
     assert cfg.views.crop_scales == ([[0.4, 1.0]] if tiny else [[0.2, 1.0], [0.08, 0.4]])
-    assert cfg.views.eval_size == (12 if tiny else None)
+    assert cfg.views.eval_size == (12 if tiny else None) and cfg.model.classifier_hidden == (256 if tiny else 1024)
     if name == "cifar10":
         assert cfg.views.mean == [0.4914, 0.4822, 0.4465] and cfg.train.batch_size == 256
         assert (cfg.train.lr, cfg.train.betas, cfg.train.weight_decay) == (5e-4, [0.8, 0.999], 1e-5)

@@ -41,7 +41,7 @@ class IMCModelConfig:
     prototypes: int | None = None  # None: 1000, the code's (tiny images: 100)
     projection_hidden: int = 512
     projection_dim: int = 128
-    classifier_hidden: int = 1024
+    classifier_hidden: int | None = None  # None: 1024, the code's (tiny images: 256)
 
 
 @dataclass
@@ -117,14 +117,14 @@ PRESET: dict = {"method": "imc-swav"}
 
 PAPER_DEFAULTS = {"train.epochs": 500, "train.batch_size": 256, "train.lr": 5e-4, "train.eval_every": 5,
                   "train.warmup_steps": 500, "train.freeze_prototypes_steps": 500, "model.prototypes": 1000,
-                  "views.crop_counts": [2, 4]}
+                  "model.classifier_hidden": 1024, "views.crop_counts": [2, 4]}
 # Tiny images (side ≤ 16 px, the 8×8 digits), found by pilots on digits (docs/RESULTS.md): a
 # quarter-width ResNet-18 on two large crops upsampled to 12 px (small crops of an 8×8 digit cost
-# 0.2 ACC at 20 epochs; 16 px ran past 3 minutes), 100 prototypes for 1,797 images, batch 64 with a
-# 20-update warm-up and freeze.
+# 0.2 ACC at 20 epochs; 16 px ran past 3 minutes), 100 prototypes for 1,797 images, a classifier
+# 256 wide, batch 64 with a 20-update warm-up and freeze.
 TINY_DEFAULTS = {"train.epochs": 30, "train.batch_size": 64, "train.lr": 2e-3, "train.eval_every": 10,
-                 "model.width": 16, "model.prototypes": 100, "views.crop_counts": [2],
-                 "train.warmup_steps": 20, "train.freeze_prototypes_steps": 20}
+                 "model.width": 16, "model.prototypes": 100, "model.classifier_hidden": 256,
+                 "views.crop_counts": [2], "train.warmup_steps": 20, "train.freeze_prototypes_steps": 20}
 
 
 def resolve(cfg: IMCRunConfig, sample_shape: tuple[int, ...], n_classes: int | None) -> IMCRunConfig:
