@@ -229,6 +229,11 @@ def validate_common(cfg: RunConfig) -> None:
 TINY_SIDE = 16  # images with a side up to this (the 8×8 digits) get a method's tiny-image defaults
 
 
+def is_tiny(side: int) -> bool:
+    """Whether images of this side (px) take a method's tiny-image defaults."""
+    return side <= TINY_SIDE
+
+
 def fill_image_defaults(cfg: RunConfig, sample_shape: tuple[int, ...], tiny: dict,
                         paper: dict) -> tuple[RunConfig, int, int]:
     """For a method of images: (``cfg`` with ``tiny`` or ``paper`` defaults filled by the image side,
@@ -238,7 +243,7 @@ def fill_image_defaults(cfg: RunConfig, sample_shape: tuple[int, ...], tiny: dic
                         "use imsat")
     c, h, w = sample_shape
     side = min(h, w)
-    return fill_defaults(cfg, tiny if side <= TINY_SIDE else paper), c, side
+    return fill_defaults(cfg, tiny if is_tiny(side) else paper), c, side
 
 
 def fill_defaults(cfg: RunConfig, defaults: dict) -> RunConfig:

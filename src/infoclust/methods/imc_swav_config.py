@@ -9,11 +9,10 @@ prototypes frozen meanwhile, then ×0.4 at epochs 150, 300 and 400.
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 from dataclasses import dataclass, field
 
-from ..config import TINY_SIDE, RunConfig, TrainConfig, fill_image_defaults
+from ..config import RunConfig, TrainConfig, fill_image_defaults, is_tiny
 from ..errors import ConfigError
 from ..models.imc_swav import STAGES
 from ..views import CropGroup, Jitter, MultiCropViews
@@ -27,6 +26,7 @@ NORMALISATION = {
 CROP_SIDES = {32: [28, 18], 64: [56, 36], 96: [76, 52]}  # the code's multi-crop sizes by image side
 CROP_SCALES = [[0.2, 1.0], [0.08, 0.4]]  # area fractions of the large and the small crops (the code's)
 TINY_CROP_SCALES = [[0.4, 1.0], [0.2, 0.6]]  # tiny images: a crop under a fifth of 8×8 px loses the digit
+TINY_UPSAMPLE = 1.5  # tiny images: the large crops and the evaluation view at 1.5 × the image side
 
 
 @dataclass
@@ -137,14 +137,15 @@ def resolve(cfg: IMCRunConfig, sample_shape: tuple[int, ...], n_classes: int | N
         model.width = 64
     if model.max_pool is None:
         model.max_pool = side >= 64
-    tiny = side <= TINY_SIDE
+    tiny, groups = is_tiny(side), len(views.crop_counts)
+    upsampled = round(side * TINY_UPSAMPLE)
     if views.crop_sizes is None:
-        sizes = [round(side * 3 / 2), side] if tiny else [round(side * 7 / 8), round(side * 9 / 16)]
-        views.crop_sizes = CROP_SIDES.get(side, sizes)[:len(views.crop_counts)]
+        sizes = [upsampled, side] if tiny else [round(side * 7 / 8), round(side * 9 / 16)]
+        views.crop_sizes = CROP_SIDES.get(side, sizes)[:groups]
     if views.eval_size is None and tiny:
-        views.eval_size = round(side * 3 / 2)
+        views.eval_size = upsampled
     if views.crop_scales is None:
-        views.crop_scales = copy.deepcopy(TINY_CROP_SCALES if tiny else CROP_SCALES)[:len(views.crop_counts)]
+        views.crop_scales = [list(scale) for scale in (TINY_CROP_SCALES if tiny else CROP_SCALES)[:groups]]
     if views.flip_p is None:
         views.flip_p = 0.5 if c == 3 else 0.0
     mean, std = NORMALISATION.get(cfg.data.name, ((0.5,) * c, (0.5,) * c))

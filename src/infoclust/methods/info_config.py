@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from ..config import TINY_SIDE, RunConfig, TrainConfig, fill_defaults
+from ..config import RunConfig, TrainConfig, fill_defaults, is_tiny
 from ..errors import ConfigError, DataError
 from ..models import BACKBONES, IMAGE_BACKBONES
 from ..models.backbones import MIN_SIDE
@@ -197,7 +197,7 @@ def _resolve_views(views, image_shape: tuple[int, int, int]) -> None:
 
 def resolve(cfg: InfoRunConfig, sample_shape: tuple[int, ...], n_classes: int | None) -> InfoRunConfig:
     """Fill every ``None``/``"auto"`` from the sample shape ((C, H, W) images or (D,) vectors)."""
-    tiny = len(sample_shape) == 3 and min(sample_shape[1:]) <= TINY_SIDE
+    tiny = len(sample_shape) == 3 and is_tiny(min(sample_shape[1:]))
     cfg = fill_defaults(cfg, TINY_DEFAULTS if tiny else PAPER_DEFAULTS)
     model, views = dataclasses.replace(cfg.model), dataclasses.replace(cfg.views)
     if model.n_clusters is None:
