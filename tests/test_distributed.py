@@ -13,6 +13,8 @@ from infoclust.cli import main
 from infoclust.config import load_config
 from infoclust.data import load_dataset
 from infoclust.distributed import DistContext, SyncedBatchNorm
+from infoclust.engine import select_device
+from infoclust.errors import ConfigError
 from infoclust.methods import StepContext, build_method, method_spec, resolve_config
 from infoclust.rng import Rng
 
@@ -177,3 +179,21 @@ def test_nproc_two_trains_digits_end_to_end(tmp_path, capsys):
     lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     steps = [r["step"] for r in lines if r["kind"] == "train"]
     assert steps == sorted(set(steps)) and steps  # rank 0 alone writes: no line twice
+
+
+@pytest.mark.parametrize("gpus, processes, name, expected", [
+    (0, 2, "auto", "cpu"), (1, 1, "auto", "cuda:0"), (1, 2, "auto", "cpu"), (2, 2, "auto", "cuda:1"),
+    (2, 2, "cuda", "cuda:1"), (2, 2, "cuda:0", "cuda:0"),
+])
+def test_auto_gives_each_process_its_own_gpu_or_the_cpu(gpus, processes, name, expected, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpus > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
+    local_rank = processes - 1
+    assert select_device(name, DistContext(local_rank, processes, local_rank, processes)) == torch.device(expected)
+
+
+def test_more_processes_than_gpus_on_cuda_is_one_clear_error(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(ConfigError, match="2 processes on this machine but 1 GPU"):
+        select_device("cuda", DistContext(1, 2, 1, 2))

@@ -1,8 +1,9 @@
 import math
 
 import torch
+import torch.nn.functional as F
 
-from infoclust.views import Geometry, Jitter, PairViews, color_jitter, geometric, sobel, to_float
+from infoclust.views import Geometry, Jitter, PairViews, bilinear_sample, color_jitter, geometric, sobel, to_float
 
 
 def ramp(n=4, c=1, h=8, w=8):
@@ -85,3 +86,16 @@ def test_evaluation_view_is_centre_crop_resized():
     images = (ramp(n=2) * 255).to(torch.uint8)
     views = PairViews(Geometry(4, (4,)), Geometry(4, (4,)), Geometry(4, (4,)), Jitter())
     assert torch.allclose(views.evaluation(images), to_float(images)[..., 2:6, 2:6], atol=1e-6)
+
+
+def test_bilinear_sample_equals_grid_sample_forward_and_backward():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(3, 4, 9, 7, generator=gen, dtype=torch.float64, requires_grad=True)
+    grid = torch.rand(3, 5, 6, 2, generator=gen, dtype=torch.float64) * 2.6 - 1.3  # points outside too
+    upstream = torch.rand(3, 4, 5, 6, generator=gen, dtype=torch.float64)
+    ours = bilinear_sample(x, grid)
+    (g_ours,) = torch.autograd.grad((ours * upstream).sum(), x)
+    theirs = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    (g_theirs,) = torch.autograd.grad((theirs * upstream).sum(), x)
+    assert theirs.abs().sum() > 0 and (theirs == 0).any()  # some points fall outside the image
+    assert torch.allclose(ours, theirs, atol=1e-12) and torch.allclose(g_ours, g_theirs, atol=1e-12)

@@ -42,6 +42,7 @@ class DistContext:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    local_world_size: int = 1  # processes of this run on this machine
 
     @property
     def active(self) -> bool:
@@ -108,11 +109,13 @@ class DistContext:
 
 
 def from_environment() -> DistContext:
-    """The context torchrun's variables describe (RANK, WORLD_SIZE, LOCAL_RANK), one process without them."""
+    """The context torchrun's variables describe (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE),
+    one process without them."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return DistContext()
-    return DistContext(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
+    return DistContext(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")),
+                       int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
 
 
 def init_process_group(ctx: DistContext, device: torch.device) -> None:

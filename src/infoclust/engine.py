@@ -42,16 +42,23 @@ CURVE_KEYS = ("epoch", "step", "model_step", "time_s", "acc", "nmi", "ari", "nmi
 
 
 def select_device(name: str, dist: DistContext = DistContext()) -> torch.device:
-    """``"auto"`` → CUDA when available (this process's GPU under torchrun), else CPU; otherwise the
-    named device (must exist)."""
+    """``"auto"`` → this process's own GPU (cuda:local_rank) when there is one GPU per process of
+    this machine, else CPU (a GPU cannot be shared by two processes of one NCCL group); otherwise the
+    named device, which must exist."""
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if name == "auto":
-        name = f"cuda:{dist.local_rank}" if torch.cuda.is_available() else "cpu"
+        name = f"cuda:{dist.local_rank}" if gpus >= dist.local_world_size else "cpu"
     try:
         device = torch.device(name)
     except RuntimeError:
         raise ConfigError(f"train.device = '{name}': expected auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
+    if device.type == "cuda" and not gpus:
         raise ConfigError(f"train.device = '{name}' but CUDA is not available here: use auto or cpu")
+    if device.type == "cuda" and dist.local_world_size > gpus:
+        raise ConfigError(f"train.device = '{name}' with {dist.local_world_size} processes on this machine but "
+                          f"{gpus} GPU(s): expected one GPU per process (fewer processes, or train.device=cpu)")
+    if device.type == "cuda" and device.index is None and dist.local_world_size > 1:
+        device = torch.device("cuda", dist.local_rank)  # "cuda": each process its own GPU
     return device
 
 

@@ -198,6 +198,26 @@ class PairViews:
         return to_network_input(x, self.input_mode)
 
 
+def bilinear_sample(x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """``F.grid_sample(x, grid, "bilinear", "zeros", align_corners=False)`` built from gathers:
+    x B×C×H×W, grid B×Ho×Wo×2 → B×C×Ho×Wo. Its gradient to ``x`` is deterministic on CUDA under
+    ``torch.use_deterministic_algorithms`` (grid_sample's backward is not, and refuses to run)."""
+    n, c, h, w = x.shape
+    px = ((grid[..., 0] + 1) * w - 1) / 2  # B×Ho×Wo pixel coordinates
+    py = ((grid[..., 1] + 1) * h - 1) / 2
+    x0, y0 = px.floor(), py.floor()
+    wx, wy = (x0 + 1 - px, px - x0), (y0 + 1 - py, py - y0)  # grid_sample's corner weights
+    flat = x.reshape(n, c, h * w)
+    out = x.new_zeros(n, c, grid.shape[1] * grid.shape[2])
+    for dy in (0, 1):
+        for dx in (0, 1):
+            cx, cy = x0 + dx, y0 + dy
+            weight = wx[dx] * wy[dy] * ((cx >= 0) & (cx < w) & (cy >= 0) & (cy < h))  # zero padding
+            index = (cy.clamp(0, h - 1) * w + cx.clamp(0, w - 1)).long().flatten(1)
+            out = out + flat.gather(2, index[:, None].expand(n, c, -1)) * weight.flatten(1)[:, None]
+    return out.reshape(n, c, *grid.shape[1:3])
+
+
 @dataclass(frozen=True)
 class DenseViews:
     """IIC's paired views for segmentation (§3.3): view 1 is a random crop of side ``input_size``;
@@ -236,7 +256,7 @@ class DenseViews:
         last = torch.tensor([0.0, 0.0, 1.0], device=theta.device).expand(len(theta), 1, 3)
         inverse = torch.linalg.inv(torch.cat([theta, last], dim=1))[:, :2]
         grid = F.affine_grid(inverse, list(outputs.shape), align_corners=False)
-        back = F.grid_sample(outputs, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        back = bilinear_sample(outputs, grid)
         inside = (grid.abs() <= 1).all(dim=-1, keepdim=True).permute(0, 3, 1, 2)
         return back, inside.to(outputs.dtype)
 

@@ -52,7 +52,7 @@ def test_a_method_trains_logs_its_parts_and_predicts(name, digits, tmp_path):
     head = post[method.report_head]
     per_sample = 8 * 8 if method.dense else 1  # a dense method predicts every pixel of the 8×8 digits
     assert head.dim() == 3 and head.shape[1:] == (50 * per_sample, figures["n_clusters"])
-    assert torch.allclose(head.sum(-1), torch.ones(head.shape[:2]), atol=1e-5)
+    assert torch.allclose(head.sum(-1), torch.ones(head.shape[:2], device=head.device), atol=1e-5)
     scores = method.selection_scores(trainer.images[:64], StepContext(0, 0, Rng.seeded(0, trainer.device), idx))
     assert scores is None or scores.shape == (head.shape[0],)
     embedded = method.features(trainer.images[:7])

@@ -32,7 +32,7 @@ def _changed(before, module):
 
 def _schedule(trainer, steps=10):
     """(encoder changed, critic changed, informer changed, sorted part names) of each step."""
-    method, rng, idx = trainer.method, Rng.seeded(0), torch.arange(64)
+    method, rng, idx = trainer.method, Rng.seeded(0, trainer.device), torch.arange(64)
     trained = []
     for step in range(steps):
         enc, crit, info = _params(method.encoder), _params(method.critic), _params(method.informer)
@@ -74,7 +74,7 @@ def test_the_decoder_reconstructs_the_clean_view_it_encodes(digits):
     z, _, _ = method._encode(clean)
     first = reconstruction_loss(method.informer(z), clean).item()
     for step in range(4, 200, 5):  # encoder steps only: the reconstruction error must fall
-        method.train_step(trainer.images[idx], StepContext(0, step, Rng.seeded(step), idx))
+        method.train_step(trainer.images[idx], StepContext(0, step, Rng.seeded(step, trainer.device), idx))
     with torch.no_grad():
         z, _, _ = method._encode(clean)
         assert reconstruction_loss(method.informer(z), clean).item() < 0.6 * first

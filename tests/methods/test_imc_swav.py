@@ -98,7 +98,7 @@ def test_learning_rate_warms_up_linearly_then_steps_down_at_the_milestones(digit
 
 def _step(method, images, step, epoch=0):
     idx = torch.arange(len(images))
-    return method.train_step(images, StepContext(epoch, step, Rng.seeded(step), idx))
+    return method.train_step(images.to(method.device), StepContext(epoch, step, Rng.seeded(step, method.device), idx))
 
 
 def test_prototypes_stay_fixed_while_frozen_and_move_after(digits):
@@ -231,12 +231,12 @@ def test_the_paper_recipes_load_with_the_papers_values(name, shape, k, sizes, sp
 
 def test_the_classifier_learns_from_labelled_parts_only_once_a_batch_is_banked(digits):
     method = Trainer(load_config(None, quick(), method="imc-swav"), digits, progress=False).method
-    images, idx = torch.from_numpy(digits.images[:64]), torch.arange(64)
-    labelled = torch.arange(64) % 4 == 0  # 16 labelled samples a batch: a batch's worth after 4 steps
+    images, idx = torch.from_numpy(digits.images[:64]).to(method.device), torch.arange(64)
+    labelled = (torch.arange(64) % 4 == 0).to(method.device)  # 16 labelled samples a batch: a batch's worth after 4 steps
     weights = []
     for step in range(10, 15):
         before = [p.detach().clone() for p in method.classifier.parameters()]
-        parts = method.train_step(images, StepContext(0, step, Rng.seeded(step), idx, labelled=labelled))
+        parts = method.train_step(images, StepContext(0, step, Rng.seeded(step, method.device), idx, labelled=labelled))
         moved = any(not torch.equal(b, p) for b, p in zip(before, method.classifier.parameters()))
         weights.append((moved, parts["mi"].item() != 0))
     assert weights == [(False, False)] * 3 + [(True, True)] + [(False, False)]
