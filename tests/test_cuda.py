@@ -48,3 +48,12 @@ def test_views_are_made_on_the_gpu_from_a_gpu_generator():
     x = torch.rand(8, 1, 12, 12, device="cuda")
     out = geometric(x, Geometry(8, (8, 10), rotation=20, rotation_p=1.0, flip_p=0.5), gen)
     assert out.device.type == "cuda" and out.shape == (8, 1, 8, 8)
+
+
+def test_deterministic_defaults_to_off_on_cuda(tiny_overrides):
+    from infoclust.data import load_dataset
+    from infoclust.engine import Trainer
+
+    cfg = load_config(None, tiny_overrides + ["train.device=cuda"], seed=0)
+    trainer = Trainer(cfg, load_dataset("digits", progress=False), progress=False)
+    assert trainer.cfg.train.deterministic is False and not torch.backends.cudnn.deterministic

@@ -151,3 +151,13 @@ def test_refuses_to_overwrite_an_existing_run(tmp_path, tiny_overrides):
     with pytest.raises(ConfigError, match="already holds a run"):
         train(cfg, tmp_path / "r", progress=False)
     assert (tmp_path / "r" / "checkpoint" / "last.pt").read_bytes() == before
+
+
+@pytest.mark.parametrize("setting, expected", [(None, True), ("false", False), ("true", True)])
+def test_deterministic_defaults_to_on_for_the_cpu_and_is_recorded(setting, expected, tmp_path, tiny_overrides):
+    extra = [] if setting is None else [f"train.deterministic={setting}"]
+    cfg = load_config(None, tiny_overrides + ["train.device=cpu"] + extra, seed=0)
+    assert cfg.train.deterministic is (None if setting is None else expected)
+    trainer = Trainer(cfg, load_dataset("digits", progress=False), RunDir(tmp_path / "r"), progress=False)
+    assert trainer.cfg.train.deterministic is expected and torch.are_deterministic_algorithms_enabled() is expected
+    torch.use_deterministic_algorithms(False)

@@ -178,3 +178,14 @@ def test_ctrl_c_names_the_run_folder_to_resume(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("infoclust.engine.train", interrupted)
     assert main(["train", "--data", "digits", "--out", str(tmp_path / "r")]) == 130
     assert f"infoclust train --resume {tmp_path / 'r'}" in capsys.readouterr().err
+
+
+def test_ctrl_c_in_a_grid_says_how_to_continue_it(tmp_path, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("infoclust.engine.train", interrupted)
+    spec = Path(__file__).resolve().parents[1] / "configs" / "compare-digits.yaml"
+    assert main(["grid", str(spec), "--seeds", "0", "--out", str(tmp_path / "g"), "--quiet"]) == 130
+    err = capsys.readouterr().err
+    assert f"rerun 'infoclust grid {spec} --out {tmp_path / 'g'}' to continue" in err and "nothing was changed" not in err

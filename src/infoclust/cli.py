@@ -72,7 +72,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         data = args.data or (None if args.config else "digits")
         cfg = load_config(args.config, args.set, method=args.method, seed=args.seed, data__name=data)
         out = args.out or f"runs/{cfg.method}-{Path(cfg.data.name).name}-s{cfg.seed}"
-    args.run_folder = out
+    args.on_interrupt = f"continue it from its last checkpoint with 'infoclust train --resume {out}'"
     if args.nproc > 1 and int(os.environ.get("WORLD_SIZE", "1")) == 1:
         if cfg is not None and RunDir(out).config_path.exists():
             raise ConfigError(f"'{out}' already holds a run: continue it with --resume, or choose another --out")
@@ -177,6 +177,8 @@ def cmd_grid(args: argparse.Namespace) -> int:
     from .grid import load_grid, run_grid
 
     spec = load_grid(args.spec)
+    args.on_interrupt = (f"rerun 'infoclust grid {args.spec} --out {args.out}' to continue: finished cells are kept "
+                         "and the interrupted one resumes from its last checkpoint")
     run_grid(spec, args.seeds, args.out, datasets=args.datasets, progress=not args.quiet)
     print(Path(args.out, "table.md").read_text(), end="")
     print(f"tables: {Path(args.out, 'table.md')}, table.csv and cells.csv (one line per run)")
@@ -323,9 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         return _fail("out of memory: expected data and a train.batch_size that fit this machine's memory; "
                      "try a smaller batch or fewer samples")
     except KeyboardInterrupt:
-        folder = getattr(args, "run_folder", None)
-        advice = f"continue it from its last checkpoint with 'infoclust train --resume {folder}'" if folder else "nothing was changed"
-        print(f"infoclust: interrupted; {advice}", file=sys.stderr)
+        print(f"infoclust: interrupted; {getattr(args, 'on_interrupt', 'nothing was changed')}", file=sys.stderr)
         return 130
 
 

@@ -159,8 +159,10 @@ class Trainer:
             raise ConfigError(f"train.batch_size = {t.batch_size} does not split over {dist.world_size} processes: "
                               "expected a multiple of the process count")
         torch.set_num_threads(choose_threads(t.threads, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
-        configure_determinism(t.deterministic)
         self.device = select_device(t.device, dist)
+        if t.deterministic is None:  # free on CPU; 6-16 % of the step on an H100 (docs/RESULTS.md)
+            t.deterministic = self.device.type != "cuda"
+        configure_determinism(t.deterministic)
         self.images = images.to(self.device)  # images or vectors: the training samples
         labelled = dataset.from_labelled_parts()
         self.labelled = None if labelled is None else torch.from_numpy(labelled).to(self.device)

@@ -170,7 +170,8 @@ def write_tables(spec: GridSpec, cells: dict, out: Path) -> None:
         md.append("| " + " | ".join([row.name] + bold + paper) + " |")
         rows.append([row.name] + ours + paper)
     seeds_text = "; ".join(f"{d}: {', '.join(map(str, s)) or 'none yet'}" for d, s in column_seeds.items())
-    note = f"\nACC (%) of the lowest-loss sub-head, mean ± std over seeds ({seeds_text}); our best per column in bold.\n"
+    note = (f"\nACC (%) of the reported head (the lowest-loss sub-head where there are several), mean ± std "
+            f"over seeds ({seeds_text}); our best per column in bold.\n")
     atomic_write_text(out / "table.md", "\n".join(md) + "\n" + note)
     atomic_write_text(out / "table.csv", csv_text(rows))
     plot_grid(out / "grid.png", [row.name for row in spec.rows], spec.datasets, accs)
