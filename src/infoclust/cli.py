@@ -201,12 +201,14 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_config_show(args: argparse.Namespace) -> int:
     from .config import dump_yaml
-    from .engine import load_data
+    from .engine import load_data, resolve_determinism, select_device
     from .methods import resolve_config
 
     cfg = load_config(args.config, args.set, method=args.method, data__name=args.data)
     data, _ = load_data(cfg, progress=False)
     resolved = resolve_config(cfg, tuple(data.images.shape[1:]), data.n_classes, len(data))
+    t = resolved.train
+    t.deterministic = resolve_determinism(t.deterministic, select_device(t.device))
     print(f"# {resolved.method} on {data.name}: {len(data)} samples of shape {tuple(data.images.shape[1:])}; "
           "every automatic value resolved from the data, as 'infoclust train' would")
     print(dump_yaml(resolved), end="")

@@ -62,6 +62,12 @@ def select_device(name: str, dist: DistContext = DistContext()) -> torch.device:
     return device
 
 
+def resolve_determinism(setting: bool | None, device: torch.device) -> bool:
+    """``train.deterministic`` as a run uses it: unset = on for the CPU, where it is free, and off on
+    CUDA, where it cost 6-16 % of the step on an H100 (docs/RESULTS.md)."""
+    return device.type != "cuda" if setting is None else setting
+
+
 def configure_determinism(on: bool) -> None:
     """Deterministic kernels (and cuBLAS's fixed workspace) when ``on``: same seed, same numbers on
     CUDA as on CPU; off lets cuDNN pick the fastest, possibly nondeterministic, algorithms."""
@@ -160,8 +166,7 @@ class Trainer:
                               "expected a multiple of the process count")
         torch.set_num_threads(choose_threads(t.threads, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
         self.device = select_device(t.device, dist)
-        if t.deterministic is None:  # free on CPU; 6-16 % of the step on an H100 (docs/RESULTS.md)
-            t.deterministic = self.device.type != "cuda"
+        t.deterministic = resolve_determinism(t.deterministic, self.device)
         configure_determinism(t.deterministic)
         self.images = images.to(self.device)  # images or vectors: the training samples
         labelled = dataset.from_labelled_parts()
