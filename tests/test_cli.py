@@ -154,3 +154,11 @@ def test_evaluate_scores_another_split_without_touching_the_run(tmp_path, capsys
     assert (on_test["n_samples"], on_test["eval_split"]) == (100, "test")
     assert (on_all["n_samples"], on_all["eval_split"], on_all["train_split"]) == (400, "all", "train")
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_config_show_reads_the_dataset_of_the_config_file(capsys, tmp_path):
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).integers(0, 256, (300, 8, 8), dtype=np.uint8))
+    spec = tmp_path / "c.yaml"
+    spec.write_text(f"method: imsat\ndata: {{name: {tmp_path / 'x.npy'}}}\n")
+    assert main(["config", "show", "--config", str(spec)]) == 0
+    assert "300 samples of shape (1, 8, 8)" in capsys.readouterr().out.splitlines()[0]

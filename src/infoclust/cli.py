@@ -204,7 +204,8 @@ def cmd_config_show(args: argparse.Namespace) -> int:
     from .engine import load_data, resolve_determinism, select_device
     from .methods import resolve_config
 
-    cfg = load_config(args.config, args.set, method=args.method, data__name=args.data)
+    cfg = load_config(args.config, args.set, method=args.method,
+                      data__name=args.data or (None if args.config else "digits"))
     data, _ = load_data(cfg, progress=False)
     resolved = resolve_config(cfg, tuple(data.images.shape[1:]), data.n_classes, len(data))
     t = resolved.train
@@ -299,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     actions = p.add_subparsers(dest="action", required=True)
     p = actions.add_parser("show", help="every config key with the value 'infoclust train' would use")
     p.add_argument("--method", help="method name (default iic)")
-    p.add_argument("--data", default="digits", help="dataset name or path (default digits); read for its shape")
+    p.add_argument("--data", default=None, help="dataset name or path (default: the config's, else digits); read for its shape")
     p.add_argument("--config", help="YAML recipe to start from")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.set_defaults(func=cmd_config_show)
