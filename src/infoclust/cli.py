@@ -63,14 +63,18 @@ def _without_nproc(argv: list[str]) -> list[str]:
     return out
 
 
+def _data_name(args: argparse.Namespace) -> str | None:
+    """--data, else the config file's dataset, else the embedded digits."""
+    return args.data or (None if args.config else "digits")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .engine import train
 
     if args.resume:
         out, cfg = args.resume, None
     else:
-        data = args.data or (None if args.config else "digits")
-        cfg = load_config(args.config, args.set, method=args.method, seed=args.seed, data__name=data)
+        cfg = load_config(args.config, args.set, method=args.method, seed=args.seed, data__name=_data_name(args))
         out = args.out or f"runs/{cfg.method}-{Path(cfg.data.name).name}-s{cfg.seed}"
     args.on_interrupt = f"continue it from its last checkpoint with 'infoclust train --resume {out}'"
     if args.nproc > 1 and int(os.environ.get("WORLD_SIZE", "1")) == 1:
@@ -204,8 +208,7 @@ def cmd_config_show(args: argparse.Namespace) -> int:
     from .engine import load_data, resolve_determinism, select_device
     from .methods import resolve_config
 
-    cfg = load_config(args.config, args.set, method=args.method,
-                      data__name=args.data or (None if args.config else "digits"))
+    cfg = load_config(args.config, args.set, method=args.method, data__name=_data_name(args))
     data, _ = load_data(cfg, progress=False)
     resolved = resolve_config(cfg, tuple(data.images.shape[1:]), data.n_classes, len(data))
     t = resolved.train

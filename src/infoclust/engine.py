@@ -164,7 +164,7 @@ class Trainer:
         if t.batch_size % dist.world_size:
             raise ConfigError(f"train.batch_size = {t.batch_size} does not split over {dist.world_size} processes: "
                               "expected a multiple of the process count")
-        torch.set_num_threads(choose_threads(t.threads, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
+        torch.set_num_threads(choose_threads(t.threads, dist.local_world_size))
         self.device = select_device(t.device, dist)
         t.deterministic = resolve_determinism(t.deterministic, self.device)
         configure_determinism(t.deterministic)
