@@ -1,6 +1,7 @@
 """The command line end to end on digits (the bad inputs are in test_bad_inputs.py)."""
 import csv
 import json
+import os
 import subprocess
 import sys
 
@@ -78,6 +79,14 @@ def test_python_m_entry_point_has_no_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "infoclust", "evaluate", str(tmp_path)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
+
+
+def test_a_reader_that_closes_the_pipe_ends_the_command_quietly():
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write to the pipe now fails with EPIPE
+    proc = subprocess.run([sys.executable, "-m", "infoclust", "list"], stdout=write_end, stderr=subprocess.PIPE, text=True)
+    os.close(write_end)
+    assert (proc.returncode, proc.stderr) == (141, "")
 
 
 def test_imsat_on_feature_vectors_end_to_end(tmp_path, capsys):

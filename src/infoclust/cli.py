@@ -2,7 +2,8 @@
 
 Bad input ends in one line ``infoclust: error: ...`` on stderr and exit status 2, never a traceback:
 our own errors, and the operating system's (a full disk, a read-only or missing path, too little
-memory), which are named with the path they concern.
+memory), which are named with the path they concern. A reader that closes the pipe early
+(``infoclust list | head -1``) ends the command quietly with status 141, as a shell tool would.
 """
 from __future__ import annotations
 
@@ -321,9 +322,14 @@ def main(argv: list[str] | None = None) -> int:
         print("infoclust: error: --resume RUN_DIR continues a run with its saved config; drop the other options", file=sys.stderr)
         return 2
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return status
     except InfoclustError as exc:
         return _fail(str(exc))
+    except BrokenPipeError:  # the reader of stdout has gone: nothing to say, and nowhere to say it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 141
     except OSError as exc:  # the system's own: a path that cannot be read or written
         where = Path(exc.filename) if exc.filename else Path(".")
         return _fail(str(write_failure(exc, where)) if exc.errno else f"{exc}")
