@@ -165,3 +165,15 @@ def test_the_shipped_digits_comparison_gives_every_method_the_same_budget():
     cells = [cell_config(spec, row, "digits", 0) for row in spec.rows]
     assert [c.method for c in cells] == ["dccs", "iic", "imsat"]
     assert {(c.train.budget_minutes, c.train.epochs) for c in cells} == {(2, 100000)}
+
+
+def test_the_shipped_crop_ablation_spec_changes_only_the_crops_of_the_recipe():
+    spec = load_grid("configs/imc-swav-crops-fashion-mnist.yaml")
+    recipe = load_config("configs/imc-swav-fashion-mnist-cpu.yaml", [])
+    cells = [cell_config(spec, row, "fashion-mnist", 0) for row in spec.rows]
+    assert [(c.views.crop_counts, c.views.crop_sizes) for c in cells] == [
+        ([2], [28]), ([2, 2], [24, 16]), ([2, 4], [24, 16]), ([2, 6], [24, 16]), ([2], [24])]
+    for cell in cells:
+        assert (cell.model, cell.train.lr, cell.train.epochs, cell.train.budget_minutes) == (recipe.model, recipe.train.lr, 3, None)
+        assert cell.views.crop_scales[0] == recipe.views.crop_scales[0]
+    assert [c.objective.mi_trains_encoder for c in cells] == [False] * 4 + [True]
