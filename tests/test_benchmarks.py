@@ -5,7 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from sklearn.datasets import load_digits
 
 from infoclust.data.mnist import SYSTEM_DIRS
 
@@ -68,18 +70,39 @@ def test_collapse_check_fires_on_the_collapsed_log_only(tmp_path):
     assert "silent on the other 1 (their final largest cluster holds at most 53% of the samples)" in out
 
 
-def test_dccs_assignments_prints_the_four_rules_of_a_run(tmp_path):
+def test_assignments_prints_dccs_table4_rules_of_a_run(tmp_path):
     from infoclust.cli import main
 
     out = tmp_path / "run"
     sets = ["model.width=8", "views.input_size=12", "train.epochs=1", "train.select_samples=64"]
     assert main(["train", "--method", "dccs", "--data", "digits", "--out", str(out), "--quiet",
                  *[arg for item in sets for arg in ("--set", item)]]) == 0
-    rows = [line for line in run_script("dccs_assignments.py", str(out)).splitlines() if line.startswith(f"| {out} |")]
-    assert [row.split(" | ")[1] for row in rows] == ["argmax Zc", "k-means on Z", "k-means on Zc", "k-means on Zs"]
+    rows = [line for line in run_script("assignments.py", str(out)).splitlines() if line.startswith(f"| {out} |")]
+    assert [row.split(" | ")[1] for row in rows] == ["argmax Zc", "k-means on Z", "k-means on Z/‖Z‖",
+                                                     "k-means on Zc", "k-means on Zs"]
     for row in rows:
         acc = float(row.split(" | ")[2])
         assert 0.1 <= acc <= 1
+
+
+def test_assignments_reads_any_method_and_prints_its_clusters_against_the_classes(tmp_path):
+    from infoclust import load_run
+    from infoclust.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "--method", "imsat", "--data", "digits", "--out", str(out), "--quiet",
+                 "--set", "train.epochs=3"]) == 0
+    text = run_script("assignments.py", str(out), "--confusion")
+    rows = [line.split(" | ") for line in text.splitlines() if line.startswith(f"| {out} |")]
+    assert [row[1] for row in rows] == ["the run's clusters", "k-means on Z", "k-means on Z/‖Z‖"]
+    assert float(rows[0][2]) == round(load_run(out).evaluate()["acc"], 3)  # the run's own figure
+    table = [line.strip("| ").split(" | ") for line in text.split("against the classes (columns)")[1].splitlines()
+             if line.startswith("| ") and not line.startswith("| cluster")]
+    clusters, matched = [int(row[0]) for row in table], [int(row[1]) for row in table]
+    counts = np.array([[int(n) for n in row[2:]] for row in table])
+    assert sorted(clusters) == list(range(10)) and matched == sorted(matched)  # ordered by matched class
+    assert counts.sum(0).tolist() == np.bincount(load_digits().target).tolist()
+    assert counts[np.arange(10), matched].sum() / 1797 == pytest.approx(float(rows[0][2]), abs=5e-4)
 
 
 def test_compare_runs_averages_finished_seeds_and_names_unfinished_ones(tmp_path):
