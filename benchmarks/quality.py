@@ -25,14 +25,18 @@ from infoclust.machine import describe
 from infoclust.report import plot_acc_over_time
 
 
+def seed_config(args: argparse.Namespace, seed: int):
+    """The run configuration of one seed: method preset ← --config ← --set ← --data (when given)."""
+    return load_config(args.config, args.set, method=args.method, seed=seed, data__name=args.data)
+
+
 def run_seed(args: argparse.Namespace, seed: int) -> tuple[dict, list[dict], float | None]:
     """The seed's final figures, its evaluation curve (from ``summary.json``, which git keeps) and
     the wall seconds this invocation spent on it (None when the run had already finished)."""
     out = Path(args.out) / f"s{seed}"
     finished = (out / "summary.json").is_file()
     start = time.perf_counter()
-    run_to_end(out, lambda: load_config(args.config, args.set, method=args.method, seed=seed, data__name=args.data),
-               progress=not args.quiet)
+    run_to_end(out, lambda: seed_config(args, seed), progress=not args.quiet)
     wall = None if finished else time.perf_counter() - start
     figures = json.loads((out / "summary.json").read_text())
     return figures, figures["curve"], wall
@@ -41,7 +45,7 @@ def run_seed(args: argparse.Namespace, seed: int) -> tuple[dict, list[dict], flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--method", default="iic")
-    parser.add_argument("--data", default="digits")
+    parser.add_argument("--data", help="dataset name or path (default: the config's, else digits)")
     parser.add_argument("--config")
     parser.add_argument("--set", action="append", default=[])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -50,6 +54,7 @@ def main() -> None:
     parser.add_argument("--target", type=float, help="ACC to draw as a dashed line in OUT/acc-vs-time.png")
     args = parser.parse_args()
 
+    data = seed_config(args, args.seeds[0]).data.name
     rows, curves = [], {}
     for seed in args.seeds:
         try:
@@ -59,7 +64,7 @@ def main() -> None:
         rows.append((seed, figures, wall))
         curves[seed] = [(round(e["time_s"] / 60, 1), round(e["acc"], 3)) for e in evals if "acc" in e]
 
-    print(f"{args.method} on {args.data}, {date.today()}, {describe()}, seeds {args.seeds}\n")
+    print(f"{args.method} on {data}, {date.today()}, {describe()}, seeds {args.seeds}\n")
     print("| seed | ACC | NMI | ARI | mean ACC over sub-heads | epochs | train time (min) | wall (min, this call) |")
     print("|---|---|---|---|---|---|---|---|")
     for seed, f, wall in rows:
@@ -74,7 +79,7 @@ def main() -> None:
         print(f"- seed {seed}: " + ", ".join(f"{t}→{a}" for t, a in curve))
     picture = Path(args.out) / "acc-vs-time.png"
     plot_acc_over_time(picture, [{"run": f"seed {seed}", "minutes": t, "acc": a} for seed, curve in curves.items()
-                                 for t, a in curve], f"{args.method} on {args.data}", args.target)
+                                 for t, a in curve], f"{args.method} on {data}", args.target)
     print(f"\npicture: {picture}")
 
 

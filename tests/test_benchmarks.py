@@ -41,6 +41,18 @@ def test_quality_trains_each_seed_and_prints_the_table(tmp_path):
     assert (tmp_path / "acc-vs-time.png").stat().st_size > 1000
 
 
+def test_quality_trains_on_the_configs_data_when_no_data_is_given(tmp_path):
+    rng = np.random.default_rng(0)
+    vectors = tmp_path / "v.npz"
+    np.savez(vectors, images=rng.standard_normal((120, 5)).astype(np.float32), labels=rng.integers(0, 3, 120))
+    config = tmp_path / "c.yaml"
+    config.write_text(f"method: imsat\ndata: {{name: {vectors}}}\nmodel: {{n_clusters: 3}}\ntrain: {{epochs: 1}}\n")
+    out = run_script("quality.py", "--method", "imsat", "--config", str(config), "--seeds", "0",
+                     "--out", str(tmp_path / "runs"), "--quiet")
+    assert out.startswith(f"imsat on {vectors}, ")
+    assert json.loads((tmp_path / "runs" / "s0" / "data.json").read_text())["train"]["count"] == 120
+
+
 def test_make_vectors_writes_digits_as_sklearn_gives_them(tmp_path):
     import numpy as np
     from sklearn.datasets import load_digits
