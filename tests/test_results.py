@@ -10,7 +10,8 @@ from infoclust.grid import finished_cells, load_grid, write_tables
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 GRIDS = {"peng": "peng-table1.yaml", "peng-kl-weight": "peng-kl-weight.yaml", "iic-vat": "iic-vat-fashion-mnist.yaml",
-         "compare-digits": "compare-digits.yaml", "dccs-ablation": "dccs-ablation-fashion-mnist.yaml"}
+         "compare-digits": "compare-digits.yaml", "dccs-ablation": "dccs-ablation-fashion-mnist.yaml",
+         "imc-swav-crops": "imc-swav-crops-fashion-mnist.yaml"}
 
 
 def tracked(pattern: str) -> list[str]:
