@@ -163,7 +163,7 @@ def test_the_shipped_dccs_ablation_spec_drops_one_term_per_row_of_table_5():
 def test_the_shipped_digits_comparison_gives_every_method_the_same_budget():
     spec = load_grid("configs/compare-digits.yaml")
     cells = [cell_config(spec, row, "digits", 0) for row in spec.rows]
-    assert [c.method for c in cells] == ["dccs", "iic", "imsat"]
+    assert [c.method for c in cells] == ["dccs", "iic", "imsat", "imc-swav"]
     assert {(c.train.budget_minutes, c.train.epochs) for c in cells} == {(2, 100000)}
 
 
