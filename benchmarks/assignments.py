@@ -15,6 +15,7 @@ import argparse
 
 import numpy as np
 from sklearn.cluster import KMeans
+from sklearn.preprocessing import normalize
 
 from infoclust import load_run
 from infoclust.evaluation import clustering_scores, contingency, hungarian_lookup
@@ -26,7 +27,7 @@ def assignments(run_dir: str) -> tuple[dict[str, np.ndarray], np.ndarray, int]:
     k, style = trainer.cfg.model.n_clusters, getattr(trainer.cfg.model, "style_dim", None)
     own = trainer.reported_posteriors(trainer.predict_posteriors(), trainer.selected_sub_head).argmax(1)
     z = trainer.predict_features()
-    parts = {"Z": z, "Z/‖Z‖": z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)}
+    parts = {"Z": z, "Z/‖Z‖": normalize(z)}
     if style is not None:
         parts.update({"Zc": z[:, style:], "Zs": z[:, :style]})
     rules = {"argmax Zc" if style is not None else "the run's clusters": own}

@@ -54,9 +54,6 @@ def test_quality_trains_on_the_configs_data_when_no_data_is_given(tmp_path):
 
 
 def test_make_vectors_writes_digits_as_sklearn_gives_them(tmp_path):
-    import numpy as np
-    from sklearn.datasets import load_digits
-
     out = run_script("make_vectors.py", "digits", str(tmp_path / "v.npz"))
     assert "1797 × 64 vectors, with labels" in out
     stored = np.load(tmp_path / "v.npz")
