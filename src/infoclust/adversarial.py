@@ -65,7 +65,5 @@ def adversarial_direction(predict: Predict, x: torch.Tensor, clean: torch.Tensor
 def perturb(predict: Predict, x: torch.Tensor, clean: torch.Tensor, eps: float | torch.Tensor, xi: float,
             power_iters: int, kind: str, gen: Rng | torch.Generator, reduce: Reduce = no_reduce) -> torch.Tensor:
     """x + r_adv with ‖r_adv‖ = eps per sample (eps a float or an (N,) tensor of radii)."""
-    radius = torch.as_tensor(eps, dtype=x.dtype, device=x.device)
-    if radius.dim() == 1:
-        radius = radius.view(-1, *[1] * (x.dim() - 1))
+    radius = eps.view(-1, *[1] * (x.dim() - 1)) if isinstance(eps, torch.Tensor) else eps  # no copy from the host
     return x + radius * adversarial_direction(predict, x, clean.detach(), xi, power_iters, kind, gen, reduce)

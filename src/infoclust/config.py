@@ -49,6 +49,7 @@ class TrainConfig:
     select_samples: int = 10000  # samples used for the label-free sub-head choice
     device: str = "auto"
     deterministic: bool | None = None  # same seed, same numbers on CUDA too; None = on for CPU, off on CUDA (docs/methods.md)
+    cuda_graphs: bool | None = None  # replay each step as one CUDA graph; None = where it can run (one process, a GPU, a method that records its step)
     threads: int = 0  # CPU threads per process; 0 = the CPUs this process may use, shared among its processes
     channels_last: bool = True  # faster on CPU for every backbone measured (docs/RESULTS.md)
     on_collapse: str = "stop"  # a collapsed clustering (one cluster, flat loss): "stop" the run, or "continue" and mark the summary

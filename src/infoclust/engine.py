@@ -74,6 +74,9 @@ def configure_determinism(on: bool) -> None:
     if on:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(on)
+    # deterministic mode would also fill every new tensor with NaN (one kernel per allocation, a
+    # third of the launches of a small GPU step): a debugging aid, not needed for equal numbers
+    torch.utils.deterministic.fill_uninitialized_memory = False
     torch.backends.cudnn.deterministic = on
     torch.backends.cudnn.benchmark = not on
 

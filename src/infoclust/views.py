@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import kornia.enhance
 import torch
@@ -47,6 +48,13 @@ class Jitter:
     hue: float = 0.0
 
 
+@lru_cache(maxsize=None)
+def constant(values: tuple, device: torch.device, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``torch.tensor(values)`` on ``device``, made once: a fresh one per step would copy from the
+    host each time, a host synchronisation on a GPU and a copy a CUDA graph cannot hold. Read only."""
+    return torch.tensor(values, dtype=dtype, device=device)
+
+
 def _uniform(n: int, low: float, high: float, rng: Rng, groups: int = 1) -> torch.Tensor:
     return low + (high - low) * rng.rand(n, groups=groups)
 
@@ -68,7 +76,7 @@ def affine_params(
     ``groups``: the batch holds that many equal blocks (repeats), each sharded alike (``Rng``)."""
     rng = Rng.of(rng)
     dev = rng.device
-    sizes = torch.tensor(geo.crop_sizes, dtype=torch.float32, device=dev)
+    sizes = constant(tuple(geo.crop_sizes), dev)
     side = sizes[rng.randint(0, len(geo.crop_sizes), n, groups=groups)]
     # crop centre, in pixels relative to the image centre
     free_x, free_y = (width - side).clamp_min(0), (height - side).clamp_min(0)
@@ -133,15 +141,13 @@ def color_jitter(x: torch.Tensor, jit: Jitter, rng: Rng | torch.Generator, group
     return x
 
 
-_SOBEL = torch.tensor(
-    [[[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]],
-     [[1.0, 2.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -2.0, -1.0]]]
-).unsqueeze(1)  # 2×1×3×3, unnormalised as in the IIC code
+_SOBEL = (((1.0, 0.0, -1.0), (2.0, 0.0, -2.0), (1.0, 0.0, -1.0)),
+          ((1.0, 2.0, 1.0), (0.0, 0.0, 0.0), (-1.0, -2.0, -1.0)))  # dx, dy kernels, unnormalised as in the IIC code
 
 
 def sobel(x: torch.Tensor, include_rgb: bool = False) -> torch.Tensor:
     """Sobel edges of the greyscale image: N×C×H×W → N×2×H×W (dx, dy), or N×(2+C) with the input."""
-    edges = F.conv2d(greyscale(x), _SOBEL.to(x.device, x.dtype), padding=1)
+    edges = F.conv2d(greyscale(x), constant(_SOBEL, x.device, x.dtype).unsqueeze(1), padding=1)  # 2×1×3×3
     return torch.cat([edges, x], dim=1) if include_rgb else edges
 
 
@@ -253,7 +259,7 @@ class DenseViews:
     def undo(outputs: torch.Tensor, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """View 2's outputs (B×K×H×W) on view 1's pixels (bilinear), and the B×1×H×W mask of view 1's
         pixels that view 2 saw (1) or not (0, outside its field after rotation or zoom)."""
-        last = torch.tensor([0.0, 0.0, 1.0], device=theta.device).expand(len(theta), 1, 3)
+        last = constant((0.0, 0.0, 1.0), theta.device).expand(len(theta), 1, 3)
         inverse = torch.linalg.inv(torch.cat([theta, last], dim=1))[:, :2]
         grid = F.affine_grid(inverse, list(outputs.shape), align_corners=False)
         back = bilinear_sample(outputs, grid)
@@ -430,8 +436,8 @@ class MultiCropViews:
         return sum(g.count for g in self.groups)
 
     def _normalise(self, x: torch.Tensor) -> torch.Tensor:
-        mean = torch.tensor(self.mean, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
-        std = torch.tensor(self.std, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
+        mean = constant(tuple(self.mean), x.device, x.dtype).view(1, -1, 1, 1)
+        std = constant(tuple(self.std), x.device, x.dtype).view(1, -1, 1, 1)
         return (x - mean) / std
 
     def clean(self, images: torch.Tensor) -> torch.Tensor:

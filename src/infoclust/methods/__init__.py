@@ -7,6 +7,7 @@ import torch
 from ..config import RunConfig, validate_common
 from ..distributed import DistContext
 from ..errors import DataError
+from ..graphs import use_cuda_graphs
 from .base import REGISTRY, Method, MethodSpec, StepContext, method_spec
 from . import info  # noqa: F401  (registers iic, imsat, iic-vat)
 from . import dccs  # noqa: F401  (registers dccs)
@@ -33,7 +34,10 @@ def resolve_config(cfg: RunConfig, sample_shape: tuple[int, ...], n_classes: int
 
 def build_method(cfg: RunConfig, sample_shape: tuple[int, ...], device: torch.device,
                  dist: DistContext = DistContext()) -> Method:
-    return method_spec(cfg.method).build(cfg, sample_shape, device, dist)
+    spec = method_spec(cfg.method)
+    obstacle = spec.graph_obstacle(cfg)
+    use_cuda_graphs(cfg.train.cuda_graphs, device, dist, obstacle and f"{cfg.method}: {obstacle}")  # true where impossible: an error
+    return spec.build(cfg, sample_shape, device, dist)
 
 
 __all__ = ["METHODS", "Method", "MethodSpec", "StepContext", "build_method", "method_spec", "resolve_config"]

@@ -120,6 +120,8 @@ class MethodSpec:
     build: Callable[[RunConfig, tuple[int, ...], torch.device, DistContext], Method]
     summary: str = ""
     quick: dict = field(default_factory=dict)  # dotted-key values that train digits in seconds (contract test)
+    graph_obstacle: Callable[[RunConfig], str | None] = lambda cfg: "its step is not recorded as a CUDA graph"
+    # why a config's training step cannot be replayed as a CUDA graph (graphs.py), None when it can
 
 
 REGISTRY: dict[str, MethodSpec] = {}

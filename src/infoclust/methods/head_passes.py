@@ -3,8 +3,11 @@ and the heads trained in turn, one pass each, in the order of ``cycle`` (``train
 A subclass supplies ``_losses(samples, head, ctx)`` → (h,) one loss per sub-head of ``head``."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 
+from ..graphs import StepGraphs
 from .base import StepContext
 from .info_config import MAIN
 
@@ -13,6 +16,7 @@ class HeadPasses:
     model: torch.nn.Module
     optimizer: torch.optim.Optimizer
     cycle: list[str]
+    graphs: StepGraphs | None  # the steps replayed as CUDA graphs (``train.cuda_graphs``), or eager
 
     def pass_name(self, epoch: int) -> str:
         """The head trained during pass (epoch) ``epoch``."""
@@ -26,7 +30,14 @@ class HeadPasses:
     def train_step(self, samples: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:
         """One Adam step on the pass's head, loss averaged over its sub-heads."""
         self.model.train()
-        loss = self._losses(samples, self.pass_name(ctx.epoch), ctx).mean()
+        head = self.pass_name(ctx.epoch)
+        if self.graphs is None:
+            return self._step(head, ctx, samples, ctx.indices)
+        return self.graphs.run(head, lambda *inputs: self._step(head, ctx, *inputs), ctx.rng.generator,
+                               samples, ctx.indices)
+
+    def _step(self, head: str, ctx: StepContext, samples: torch.Tensor, indices: torch.Tensor) -> dict[str, torch.Tensor]:
+        loss = self._losses(samples, head, replace(ctx, indices=indices)).mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         ctx.dist.average_gradients(self.model.parameters())
@@ -39,3 +50,7 @@ class HeadPasses:
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        for group in self.optimizer.param_groups:  # as this run records steps, whatever the saved run did
+            group["capturable"] = self.graphs is not None
+        if self.graphs is not None:
+            self.graphs.reset()  # the loaded optimiser state is new tensors: record again

@@ -12,6 +12,7 @@ import torch
 
 from ..adversarial import frozen_batchnorm_stats, perturb
 from ..distributed import DistContext, synchronise_batchnorm
+from ..graphs import StepGraphs, use_cuda_graphs
 from ..losses import iic_loss, imsat_loss, kl_divergence
 from ..models import ClusterNet
 from ..views import VectorViews, cutout, gaussian_noise, input_channels, mix_like, mixup
@@ -39,6 +40,14 @@ def neighbour_distances(x: torch.Tensor, k: int = NEIGHBOUR, chunk: int = 1024) 
         d2[self_pairs, self_pairs + start] = float("inf")  # not itself
         dist.append(d2.topk(k, dim=1, largest=False).values[:, -1].sqrt())
     return torch.cat(dist)
+
+
+def graph_obstacle(cfg: InfoRunConfig) -> str | None:
+    """Why this objective's step cannot be recorded as a CUDA graph, or None when it can."""
+    o = cfg.objective
+    if "mixup" in (o.transform, *(reg.transform for reg in o.regularizers)):
+        return "Mixup draws its mixing weights on the host"
+    return None
 
 
 class InfoClustering(HeadPasses):
@@ -71,7 +80,9 @@ class InfoClustering(HeadPasses):
         model = ClusterNet(cfg.model.backbone, net_shape, heads, cfg.model.sub_heads, cfg.model.width)
         self.model = synchronise_batchnorm(model, dist).to(device)
         self.model.to(memory_format=self.memory_format)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.train.lr)
+        graphs = use_cuda_graphs(cfg.train.cuda_graphs, device, dist, graph_obstacle(cfg))
+        self.graphs = StepGraphs() if graphs else None
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.train.lr, capturable=graphs)
         self.cycle = parse_schedule(cfg.train.head_schedule, list(heads))
         self.heads = list(heads)
         self.radius: torch.Tensor | None = None  # per-sample VAT radius (adaptive ε), set by prepare
@@ -175,4 +186,5 @@ QUICK = {"views.input_size": 8, "views.tf1_crops": [8], "views.tf2_crops": [6, 7
          "model.width": 8, "model.sub_heads": 2, "train.batch_size": 64, "train.repeats": 2, "train.lr": 1e-3,
          "train.head_schedule": "B:1,A:1", "train.select_samples": 256}
 for _name, _preset in PRESETS.items():
-    register(MethodSpec(_name, InfoRunConfig, _preset, resolve, validate, InfoClustering, SUMMARIES[_name], QUICK))
+    register(MethodSpec(_name, InfoRunConfig, _preset, resolve, validate, InfoClustering, SUMMARIES[_name], QUICK,
+                        graph_obstacle))

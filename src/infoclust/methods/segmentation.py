@@ -40,6 +40,7 @@ class DenseIIC(HeadPasses):
         net = SegmentationNet(network_channels(cfg, sample_shape[0]), heads, m.sub_heads, m.width)
         self.model = synchronise_batchnorm(net, dist).to(device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.train.lr)
+        self.graphs = None  # its step inverts the view maps with a host-checked solver: not recordable
         self.cycle = parse_schedule(cfg.train.head_schedule, list(heads))
         self.heads = list(heads)
 
