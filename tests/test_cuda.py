@@ -50,13 +50,13 @@ def test_views_are_made_on_the_gpu_from_a_gpu_generator():
     assert out.device.type == "cuda" and out.shape == (8, 1, 8, 8)
 
 
-def test_deterministic_defaults_to_off_on_cuda(tiny_overrides):
+def test_deterministic_defaults_to_on_on_cuda(tiny_overrides):
     from infoclust.data import load_dataset
     from infoclust.engine import Trainer
 
     cfg = load_config(None, tiny_overrides + ["train.device=cuda"], seed=0)
     trainer = Trainer(cfg, load_dataset("digits", progress=False), progress=False)
-    assert trainer.cfg.train.deterministic is False and not torch.backends.cudnn.deterministic
+    assert trainer.cfg.train.deterministic is True and torch.backends.cudnn.deterministic
 
 
 def _steps_on_digits(name: str, warmup: int, steps: int = 8):

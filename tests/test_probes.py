@@ -113,10 +113,15 @@ def test_probe_scores_every_protocol_on_unused_labels_and_logs_it(image_run, pro
 
 
 def test_a_pretrained_trunk_beats_the_same_network_from_scratch_with_few_labels(image_run):
-    pretrained = probe(image_run, ProbeSettings("finetune", 0.02, epochs=5))
-    scratch = probe(image_run, ProbeSettings("finetune", 0.02, epochs=5, scratch=True))
-    assert scratch["scratch"] and not pretrained["scratch"]
-    assert pretrained["accuracy"] > scratch["accuracy"] + 0.05
+    """Over 4 draws of the 2 % labels (one draw alone swings by ±0.1 on this tiny run; seeds 0-3 on
+    a CPU: +0.17, +0.09, −0.01, +0.09); the same seed from scratch equals a trunk that was not loaded."""
+    gains = []
+    for seed in range(4):
+        pretrained = probe(image_run, ProbeSettings("finetune", 0.02, epochs=5, seed=seed))
+        scratch = probe(image_run, ProbeSettings("finetune", 0.02, epochs=5, seed=seed, scratch=True))
+        assert scratch["scratch"] and not pretrained["scratch"]
+        gains.append(pretrained["accuracy"] - scratch["accuracy"])
+    assert sum(gains) / len(gains) > 0.03
 
 
 def test_held_out_probes_learn_from_the_training_split_and_score_the_test_split(image_run):

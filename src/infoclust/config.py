@@ -48,7 +48,7 @@ class TrainConfig:
     checkpoint_every: int = 200  # steps (a checkpoint is also written at every evaluation)
     select_samples: int = 10000  # samples used for the label-free sub-head choice
     device: str = "auto"
-    deterministic: bool | None = None  # same seed, same numbers on CUDA too; None = on for CPU, off on CUDA (docs/methods.md)
+    deterministic: bool | None = None  # same seed, same numbers on CUDA too; None = on (docs/methods.md)
     cuda_graphs: bool | None = None  # replay each step as one CUDA graph; None = where it can run (one process, a GPU, a method that records its step)
     threads: int = 0  # CPU threads per process; 0 = the CPUs this process may use, shared among its processes
     channels_last: bool = True  # faster on CPU for every backbone measured (docs/RESULTS.md)

@@ -240,8 +240,9 @@ def test_the_decoder_variant_resumes_exactly(digits, tmp_path, monkeypatch):
     from infoclust.runs import RunDir
     from tests.conftest import kill_and_resume
 
+    # on the CPU: the decoder's state is what is tested; DCCS is not bit-exact on CUDA yet (docs/methods.md)
     cfg = load_config(None, quick("objective.information=decoder", "views.sobel=true", "train.epochs=2",
-                                  "train.checkpoint_every=7"), method="dccs", seed=4)
+                                  "train.checkpoint_every=7", "train.device=cpu"), method="dccs", seed=4)
     full, resumed = kill_and_resume(cfg, tmp_path, DCCS, 17, monkeypatch)
     assert resumed["acc"] == full["acc"] and resumed["cluster_sizes"] == full["cluster_sizes"]
     a, b = (RunDir(tmp_path / r).load_checkpoint()["method"] for r in ("full", "cut"))

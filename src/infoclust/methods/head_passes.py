@@ -16,6 +16,7 @@ class HeadPasses:
     model: torch.nn.Module
     optimizer: torch.optim.Optimizer
     cycle: list[str]
+    device: torch.device
     graphs: StepGraphs | None  # the steps replayed as CUDA graphs (``train.cuda_graphs``), or eager
 
     def pass_name(self, epoch: int) -> str:
@@ -33,8 +34,8 @@ class HeadPasses:
         head = self.pass_name(ctx.epoch)
         if self.graphs is None:
             return self._step(head, ctx, samples, ctx.indices)
-        return self.graphs.run(head, lambda *inputs: self._step(head, ctx, *inputs), ctx.rng.generator,
-                               samples, ctx.indices)
+        on_device = samples.to(self.device), ctx.indices.to(self.device)  # a graph copies nothing from the host
+        return self.graphs.run(head, lambda *inputs: self._step(head, ctx, *inputs), ctx.rng.generator, *on_device)
 
     def _step(self, head: str, ctx: StepContext, samples: torch.Tensor, indices: torch.Tensor) -> dict[str, torch.Tensor]:
         loss = self._losses(samples, head, replace(ctx, indices=indices)).mean()
