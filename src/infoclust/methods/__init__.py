@@ -36,7 +36,8 @@ def build_method(cfg: RunConfig, sample_shape: tuple[int, ...], device: torch.de
                  dist: DistContext = DistContext()) -> Method:
     spec = method_spec(cfg.method)
     obstacle = spec.graph_obstacle(cfg)
-    use_cuda_graphs(cfg.train.cuda_graphs, device, dist, obstacle and f"{cfg.method}: {obstacle}")  # true where impossible: an error
+    # train.cuda_graphs = true where graphs cannot run stops here with one ConfigError
+    use_cuda_graphs(cfg.train.cuda_graphs, device, dist, obstacle and f"{cfg.method}: {obstacle}")
     return spec.build(cfg, sample_shape, device, dist)
 
 
