@@ -25,13 +25,16 @@ def main() -> None:
     parser.add_argument("--train", type=int, default=2000, help="training mosaics (default 2000)")
     parser.add_argument("--test", type=int, default=500, help="test mosaics (default 500)")
     parser.add_argument("--size", type=int, default=64, help="side in px (default 64)")
+    parser.add_argument("--items", type=int, nargs=2, default=(3, 6), metavar=("MIN", "MAX"),
+                        help="items pasted per mosaic, drawn from MIN..MAX (default 3 6): more = less background")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     photos = list(load_sample_images().images)
     splits = {}
     for offset, split, count in ((0, "train", args.train), (1, "test", args.test)):
         items = load_dataset("fashion-mnist", split=split, progress=False)
-        splits[split] = make_mosaics(items.images[:, 0], items.labels, photos, count, args.size, seed=args.seed * 2 + offset)
+        splits[split] = make_mosaics(items.images[:, 0], items.labels, photos, count, args.size,
+                                       tuple(args.items), seed=args.seed * 2 + offset)
     write_segmentation_folder(Path(args.out), splits, CLASS_NAMES)
     print(f"wrote {args.train} + {args.test} mosaics of {args.size}×{args.size} px to {args.out}")
 

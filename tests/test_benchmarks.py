@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from sklearn.datasets import load_digits
 
 from infoclust.data.mnist import SYSTEM_DIRS
@@ -140,6 +141,10 @@ def test_make_mosaics_then_seg_baselines_score_the_test_split(tmp_path):
     assert len(list((tmp_path / "mosaics" / "test" / "labels").iterdir())) == 4
     table = run_script("seg_baselines.py", str(tmp_path / "mosaics"), "--seeds", "0", "--fit-pixels", "2000")
     assert "| majority class | — | 0." in table and "| k-means on colour + position | 0 | 0." in table
+    run_script("make_mosaics.py", str(tmp_path / "dense"), "--train", "6", "--test", "4", "--size", "32", "--items", "8", "8")
+    background = [np.mean([np.asarray(Image.open(f)) == 0 for f in sorted((tmp_path / d / "test" / "labels").iterdir())])
+                  for d in ("mosaics", "dense")]
+    assert background[1] < background[0] - 0.05  # 8 items a mosaic leave less background than 3-6 (0.29 vs 0.39)
 
 
 def test_probe_table_prints_every_protocol_and_the_pretraining_rows(tmp_path):
