@@ -64,11 +64,12 @@ def _steps_on_digits(name: str, warmup: int, steps: int = 8):
     step recorded as a CUDA graph after ``warmup`` eager ones; → (method, losses, generator state)."""
     from infoclust.data import load_dataset
     from infoclust.engine import configure_determinism, sample_tensor
-    from infoclust.methods import METHODS, StepContext, build_method, resolve_config
+    from infoclust.methods import StepContext, build_method, resolve_config
     from infoclust.rng import Rng
+    from tests.methods.test_contract import quick
 
     configure_determinism(True)
-    sets = [f"{k}={json.dumps(v)}" for k, v in METHODS[name].quick.items()] + ["train.device=cuda"]
+    sets = quick(name, "train.device=cuda")
     images = sample_tensor(load_dataset("digits", progress=False)).cuda()
     cfg = resolve_config(load_config(None, sets, method=name), tuple(images.shape[1:]), 10, len(images))
     torch.manual_seed(0)
