@@ -18,6 +18,7 @@ from sklearn.datasets import load_sample_images
 from infoclust.data import load_dataset
 from infoclust.data.mosaics import CLASS_NAMES, make_mosaics
 from infoclust.data.segmentation import write_segmentation_folder
+from infoclust.errors import InfoclustError
 
 
 def main() -> None:
@@ -36,7 +37,10 @@ def main() -> None:
         items = load_dataset("fashion-mnist", split=split, progress=False)
         splits[split] = make_mosaics(items.images[:, 0], items.labels, photos, count, args.size,
                                        tuple(args.items), seed=args.seed * 2 + offset)
-    write_segmentation_folder(Path(args.out), splits, CLASS_NAMES)
+    try:
+        write_segmentation_folder(Path(args.out), splits, CLASS_NAMES)
+    except InfoclustError as error:
+        raise SystemExit(f"make_mosaics.py: error: {error}") from None
     print(f"wrote {args.train} + {args.test} mosaics of {args.size}×{args.size} px to {args.out}")
 
 

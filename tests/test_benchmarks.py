@@ -145,6 +145,11 @@ def test_make_mosaics_then_seg_baselines_score_the_test_split(tmp_path):
     background = [np.mean([np.asarray(Image.open(f)) == 0 for f in sorted((tmp_path / d / "test" / "labels").iterdir())])
                   for d in ("mosaics", "dense")]
     assert background[1] < background[0] - 0.05  # 8 items a mosaic leave less background than 3-6 (0.29 vs 0.39)
+    again = subprocess.run([sys.executable, str(BENCHMARKS / "make_mosaics.py"), str(tmp_path / "dense"), "--train", "2",
+                            "--test", "2", "--size", "32"], capture_output=True, text=True, cwd=BENCHMARKS, timeout=300)
+    assert again.returncode != 0 and again.stderr.strip().splitlines() == [
+        f"make_mosaics.py: error: '{tmp_path / 'dense'}' exists; expected a new folder to write the dataset into"]
+    assert len(list((tmp_path / "dense" / "test" / "labels").iterdir())) == 4  # the folder there is untouched
 
 
 def test_probe_table_prints_every_protocol_and_the_pretraining_rows(tmp_path):

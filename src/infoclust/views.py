@@ -228,8 +228,9 @@ def bilinear_sample(x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
 class DenseViews:
     """IIC's paired views for segmentation (§3.3): view 1 is a random crop of side ``input_size``;
     view 2 is that crop colour-jittered, mirrored left-right with probability ``flip_p`` and, where
-    set, rotated by a uniform angle in ±``rotation`` degrees and zoomed by a factor drawn from
-    ``scale`` (zero fill). ``undo`` carries view 2's outputs back onto view 1's pixels (g⁻¹)."""
+    set, rotated by a uniform angle in ±``rotation`` degrees, zoomed by a factor drawn from
+    ``scale`` and shifted by up to ±``translate`` of the side along each axis (zero fill).
+    ``undo`` carries view 2's outputs back onto view 1's pixels (g⁻¹)."""
 
     input_size: int
     jitter: Jitter
@@ -237,6 +238,7 @@ class DenseViews:
     rotation: float = 0.0
     scale: tuple[float, float] = (1.0, 1.0)
     input_mode: str = "raw"
+    translate: float = 0.0
 
     def pair(self, images: torch.Tensor, rng: Rng | torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """B images → (view 1 B×C'×S×S, view 2 B×C'×S×S, g: B×2×3 maps, in ``affine_grid``'s
@@ -250,6 +252,8 @@ class DenseViews:
         theta = torch.zeros(n, 2, 3, device=crop.device)
         theta[:, 0, 0], theta[:, 0, 1] = zoom * torch.cos(angle) * flip, -zoom * torch.sin(angle)
         theta[:, 1, 0], theta[:, 1, 1] = zoom * torch.sin(angle) * flip, zoom * torch.cos(angle)
+        if self.translate:  # drawn only when set: the views of runs without it stay as they were
+            theta[:, :, 2] = 2 * self.translate * (2 * rng.rand(n, 2) - 1)  # the side spans 2 in these units
         grid = F.affine_grid(theta, list(crop.shape), align_corners=False)
         second = F.grid_sample(crop, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         second = color_jitter(second, self.jitter, rng)

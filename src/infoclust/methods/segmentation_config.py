@@ -37,6 +37,7 @@ class SegViewConfig:
     flip_p: float = 0.5
     rotation: float = 0.0
     scale: list[float] = field(default_factory=lambda: [1.0, 1.0])
+    translate: float = 0.0
     jitter: list[float] = field(default_factory=lambda: [0.4, 0.4, 0.4, 0.125])
 
 
@@ -99,9 +100,11 @@ def validate(cfg: SegRunConfig, sample_shape: tuple[int, ...], n_samples: int | 
     if not 8 <= v.input_size <= side or v.input_size % 2:
         raise DataError(f"views.input_size = {v.input_size} px: expected an even side from 8 px up to the images' "
                         f"{side} px")
-    if len(v.scale) != 2 or not 0 < v.scale[0] <= v.scale[1] or not 0 <= v.flip_p <= 1 or v.rotation < 0:
-        raise ConfigError(f"views.scale = {v.scale}, flip_p = {v.flip_p}, rotation = {v.rotation}: expected "
-                          "0 < low ≤ high, a probability and an angle ≥ 0")
+    if (len(v.scale) != 2 or not 0 < v.scale[0] <= v.scale[1] or not 0 <= v.flip_p <= 1 or v.rotation < 0
+            or not 0 <= v.translate < 1):
+        raise ConfigError(f"views.scale = {v.scale}, flip_p = {v.flip_p}, rotation = {v.rotation}, translate = "
+                          f"{v.translate}: expected 0 < low ≤ high, a probability, an angle ≥ 0 and a shift in [0, 1) "
+                          "of the side")
     if len(v.jitter) != 4 or any(j < 0 for j in v.jitter):
         raise ConfigError(f"views.jitter = {v.jitter}: expected [brightness, contrast, saturation, hue] ≥ 0")
     if not 0 <= o.displacement < v.input_size:
@@ -113,7 +116,7 @@ def validate(cfg: SegRunConfig, sample_shape: tuple[int, ...], n_samples: int | 
 
 def build_views(cfg: SegRunConfig) -> DenseViews:
     v = cfg.views
-    return DenseViews(v.input_size, Jitter(*v.jitter), v.flip_p, v.rotation, tuple(v.scale), v.input_mode)
+    return DenseViews(v.input_size, Jitter(*v.jitter), v.flip_p, v.rotation, tuple(v.scale), v.input_mode, v.translate)
 
 
 def network_channels(cfg: SegRunConfig, image_channels: int) -> int:
