@@ -9,7 +9,7 @@ from torch import nn
 
 from infoclust.cli import main
 from infoclust.config import load_config
-from infoclust.engine import train
+from infoclust.engine import load_trainer, train
 from infoclust.errors import ConfigError
 from infoclust.methods.base import FeatureNetwork
 from infoclust.probes import (ProbeSettings, finetune, labelled_split, layer_outputs, linear_probe, many_to_one,
@@ -157,13 +157,21 @@ def test_bad_probe_settings_exit_2_with_one_line_and_change_nothing(image_run, a
     assert sorted((p.name, p.stat().st_mtime_ns) for p in image_run.rglob("*")) == before
 
 
-def test_vector_runs_take_the_trunk_probe_and_refuse_image_only_options(tmp_path):
+def test_vector_runs_take_the_trunk_probe_and_refuse_image_only_options(tmp_path, monkeypatch):
     from sklearn.datasets import load_digits
+
+    from infoclust.methods.info import InfoClustering
 
     x, y = load_digits(return_X_y=True)
     np.savez(tmp_path / "v.npz", images=x.astype(np.float32), labels=y)
     cfg = load_config(None, ["train.epochs=3"], method="imsat", seed=0, data__name=str(tmp_path / "v.npz"))
-    train(cfg, tmp_path / "run", progress=False)
+    summary = train(cfg, tmp_path / "run", progress=False)
+
+    def no_precomputation(self, samples):  # IMSAT's radii: a neighbour search over every sample
+        raise AssertionError("a probe only predicts; it must not redo the training's precomputation")
+
+    monkeypatch.setattr(InfoClustering, "prepare", no_precomputation)
+    assert load_trainer(tmp_path / "run").evaluate()["acc"] == pytest.approx(summary["acc"])
     record = probe(tmp_path / "run", ProbeSettings("linear", 0.1))
     assert record["accuracy"] > 0.8 and record["dim"] == 1200
     with pytest.raises(ConfigError, match="no convolution"):

@@ -149,11 +149,14 @@ class Trainer:
 
     ``eval_dataset``: the samples the figures are reported on (default: the training samples);
     ``dist``: this process's place in a distributed run (one process by default); ``training``:
-    False when ``dataset`` is only predicted (any number of samples will do).
+    False when ``dataset`` is only predicted (any number of samples will do); ``prepare``: False
+    for a trainer that only predicts, which skips the method's per-dataset precomputation (IMSAT's
+    radii: a nearest-neighbour search over every sample).
     """
 
     def __init__(self, cfg: RunConfig, dataset: Dataset, run: RunDir | None = None, progress: bool = True,
-                 eval_dataset: Dataset | None = None, dist: DistContext = DistContext(), training: bool = True):
+                 eval_dataset: Dataset | None = None, dist: DistContext = DistContext(), training: bool = True,
+                 prepare: bool = True):
         images = sample_tensor(dataset)
         shape = tuple(images.shape[1:])
         self.cfg = resolve_config(cfg, shape, dataset.n_classes, len(dataset) if training else None)
@@ -177,7 +180,8 @@ class Trainer:
         self.eval_images = self.images if eval_dataset is None else sample_tensor(eval_dataset).to(self.device)
         torch.manual_seed(self.cfg.seed)
         self.method = build_method(self.cfg, shape, self.device, dist)
-        self.method.prepare(self.images)
+        if prepare:
+            self.method.prepare(self.images)
         self.rng = Rng.seeded(self.cfg.seed + 1, self.device, dist.rank, dist.world_size)
         self.state = Progress()
         self.snapshot: tuple[int, dict] | None = None  # (step, method state) the last reportable pass left
@@ -605,8 +609,8 @@ def load_trainer(out: str | Path, progress: bool = False, dataset: Dataset | Non
     cfg = run.read_config()
     if dataset is None:
         train_data, eval_data = load_data(cfg, progress, run.read_data_record(), run.root, eval_split)
-        trainer = Trainer(cfg, train_data, run, progress, eval_dataset=eval_data)
+        trainer = Trainer(cfg, train_data, run, progress, eval_dataset=eval_data, prepare=False)
     else:
-        trainer = Trainer(cfg, dataset, run, progress, training=False)
+        trainer = Trainer(cfg, dataset, run, progress, training=False, prepare=False)
     trainer.restore()
     return trainer
