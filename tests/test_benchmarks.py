@@ -164,4 +164,16 @@ def test_probe_table_prints_every_protocol_and_the_pretraining_rows(tmp_path):
     assert "| same network from scratch |" in table
     pre = run_script("probe_table.py", str(tmp_path / "run"), "--pretraining", "--seeds", "0", "--epochs", "1")
     assert pre.count(f"| {tmp_path / 'run'} |") == 4 and "initialised by the run, augmented" in pre
-    assert len((tmp_path / "run" / "probes.jsonl").read_text().splitlines()) == 6 * 2 + 4
+    records = tmp_path / "run" / "probes.jsonl"
+    assert len(records.read_text().splitlines()) == 6 * 2 + 4
+    # --resume reads a recorded probe with the same settings instead of running it: mark the recorded
+    # from-scratch row, drop the augmented-initialised one; only that one runs again
+    lines = [json.loads(line) for line in records.read_text().splitlines()]
+    scratch = next(r for r in lines if r.get("held_out") and r["scratch"] and not r["augment"])
+    scratch["accuracy"] = 0.1234
+    lines = [r for r in lines if not (r.get("held_out") and r["augment"] and not r["scratch"])]
+    records.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    again = run_script("probe_table.py", str(tmp_path / "run"), "--pretraining", "--seeds", "0", "--epochs", "1", "--resume")
+    assert f"| {tmp_path / 'run'} | from scratch | 12.3 |" in again
+    assert again.count(f"| {tmp_path / 'run'} |") == 4
+    assert len(records.read_text().splitlines()) == len(lines) + 1

@@ -82,6 +82,17 @@ class ProbeSettings:
             raise ConfigError(f"--layer {self.layer} belongs to the linear protocol; expected --protocol linear")
 
 
+def settings_fields(settings: ProbeSettings) -> dict:
+    """The settings a probe's record holds: those of its protocol only."""
+    fields = asdict(settings)
+    if settings.protocol != "linear":
+        fields.pop("layer")
+    if settings.protocol != "finetune":
+        for key in ("epochs", "batch_size", "lr", "scratch", "augment"):
+            fields.pop(key)
+    return fields
+
+
 def labelled_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(labelled, rest) sorted sample indices: of each class's n_c samples, round(fraction · n_c)
     (at least 1; at most n_c − 1 unless the fraction is 1) are labelled, drawn with ``seed``."""
@@ -256,14 +267,9 @@ def probe(run_dir: str | Path, settings: ProbeSettings, progress: bool = False) 
         else:
             network = copy.deepcopy(method.feature_network())
         accuracy = finetune(network, fit, fit_labels, scored, scored_labels, settings, progress)
-    record = {"accuracy": accuracy, **asdict(settings), "n_labelled": int(len(fit)), "n_scored": int(len(scored)),
+    record = {"accuracy": accuracy, **settings_fields(settings), "n_labelled": int(len(fit)), "n_scored": int(len(scored)),
               **detail, "method": trainer.cfg.method, "data": trainer.eval_dataset.name, "scored_split": scored_split,
               "time_s": round(time.perf_counter() - start, 2)}
-    if settings.protocol != "linear":
-        record.pop("layer")
-    if settings.protocol != "finetune":
-        for key in ("epochs", "batch_size", "lr", "scratch", "augment"):
-            record.pop(key)
     with trainer.run.lock():
         trainer.run.append_probe(record)
     return record
