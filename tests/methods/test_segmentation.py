@@ -12,8 +12,19 @@ from infoclust.config import load_config
 from infoclust.data.segmentation import write_segmentation_folder
 from infoclust.engine import train
 from infoclust.errors import InfoclustError
+from infoclust.models.segmentation import SegmentationNet
 from infoclust.rng import Rng
 from infoclust.views import DenseViews, Jitter
+
+
+@pytest.mark.parametrize("padding, border_free", [("zeros", False), ("reflect", True), ("replicate", True)])
+def test_the_trunks_padding_decides_whether_a_flat_image_shows_its_border(padding, border_free):
+    torch.manual_seed(0)
+    net = SegmentationNet(3, {"B": 4}, 1, width=4, padding=padding).eval()
+    with torch.no_grad():
+        out = net(torch.full((1, 3, 16, 16), 0.7), "B")  # 1×1×4×16×16
+    spread = (out - out[..., 8:9, 8:9]).abs().max().item()  # against the centre pixel
+    assert (spread < 1e-5) if border_free else (spread > 1e-3), spread
 
 
 def test_a_mirrored_view_is_carried_back_exactly():
@@ -98,6 +109,7 @@ def test_predict_writes_one_label_png_per_image_and_report_shows_segmentations(s
     ("objective.displacement=16", "objective.displacement = 16"),
     ("train.head_schedule=A:1", "never trains the main head"),
     ("views.translate=1.0", r"translate = 1.0: expected .* a shift in \[0, 1\) of the side"),
+    ("model.padding=circle", "model.padding = 'circle': expected one of zeros, reflect, replicate"),
 ])
 def test_impossible_segmentation_settings_are_named(seg_run, setting, message):
     root, _ = seg_run

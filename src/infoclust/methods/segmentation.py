@@ -37,7 +37,7 @@ class DenseIIC(HeadPasses):
         m = cfg.model
         heads = {MAIN: m.n_clusters, **({OVER: m.overcluster} if m.overcluster else {})}
         self.views = build_views(cfg)
-        net = SegmentationNet(network_channels(cfg, sample_shape[0]), heads, m.sub_heads, m.width)
+        net = SegmentationNet(network_channels(cfg, sample_shape[0]), heads, m.sub_heads, m.width, m.padding)
         self.model = synchronise_batchnorm(net, dist).to(device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.train.lr)
         self.graphs = None  # its step inverts the view maps with a host-checked solver: not recordable

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from ..config import RunConfig, TrainConfig, fill_image_defaults
 from ..errors import ConfigError, DataError
+from ..models.segmentation import PADDINGS
 from ..views import INPUT_MODES, DenseViews, Jitter, input_channels
 from .info_config import MAIN, OVER, parse_schedule
 
@@ -19,12 +20,14 @@ from .info_config import MAIN, OVER, parse_schedule
 @dataclass
 class SegModelConfig:
     """``width`` w of the trunk (None = 64, the paper's); ``n_clusters`` K of the main head;
-    ``overcluster`` k of head A (0 = none; None = 5 K); ``sub_heads`` h per head."""
+    ``overcluster`` k of head A (0 = none; None = 5 K); ``sub_heads`` h per head; ``padding`` of the
+    trunk's convolutions (``models.segmentation.PADDINGS``; zeros = the paper's)."""
 
     width: int | None = None
     n_clusters: int | None = None
     overcluster: int | None = None
     sub_heads: int = 1
+    padding: str = "zeros"
 
 
 @dataclass
@@ -95,6 +98,8 @@ def validate(cfg: SegRunConfig, sample_shape: tuple[int, ...], n_samples: int | 
         raise ConfigError(f"model.n_clusters = {m.n_clusters}, overcluster = {m.overcluster}, sub_heads = "
                           f"{m.sub_heads}, width = {m.width}: expected at least 2 clusters, overcluster ≥ 0 (0 = "
                           "none), at least 1 sub-head and a positive width")
+    if m.padding not in PADDINGS:
+        raise ConfigError(f"model.padding = '{m.padding}': expected one of {', '.join(PADDINGS)}")
     if v.input_mode not in INPUT_MODES:
         raise ConfigError(f"views.input_mode = '{v.input_mode}': expected one of {', '.join(INPUT_MODES)}")
     if not 8 <= v.input_size <= side or v.input_size % 2:

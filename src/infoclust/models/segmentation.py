@@ -17,9 +17,14 @@ from torch import nn
 from .backbones import GlobalAvgPool
 
 
-def segmentation_trunk(channels: int, width: int = 64) -> tuple[nn.Sequential, int]:
+PADDINGS = ("zeros", "reflect", "replicate")
+
+
+def segmentation_trunk(channels: int, width: int = 64, padding: str = "zeros") -> tuple[nn.Sequential, int]:
     """(trunk, its channels); the dilated layers pad by their dilation, so the output is exactly
-    half the input's side (even sides)."""
+    half the input's side (even sides). ``padding`` (``PADDINGS``) fills the convolutions' border:
+    zeros as the paper's, or mirrored / repeated pixels, which tell a pixel far less about how near
+    the image's border it lies."""
     plan = [(width, 1), (2 * width, 1), "M", (4 * width, 1), (4 * width, 1), (8 * width, 2), (8 * width, 2)]
     layers: list[nn.Module] = []
     c_in = channels
@@ -28,7 +33,7 @@ def segmentation_trunk(channels: int, width: int = 64) -> tuple[nn.Sequential, i
             layers.append(nn.MaxPool2d(2))
             continue
         c_out, dilation = item
-        layers += [nn.Conv2d(c_in, c_out, 3, padding=dilation, dilation=dilation, bias=False),
+        layers += [nn.Conv2d(c_in, c_out, 3, padding=dilation, dilation=dilation, bias=False, padding_mode=padding),
                    nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
         c_in = c_out
     trunk = nn.Sequential(*layers)
@@ -56,9 +61,9 @@ class DenseHeads(nn.Module):
 class SegmentationNet(nn.Module):
     """The trunk and named dense heads (e.g. "A" over-clustering, "B" main) of K clusters each."""
 
-    def __init__(self, channels: int, heads: dict[str, int], sub_heads: int, width: int = 64):
+    def __init__(self, channels: int, heads: dict[str, int], sub_heads: int, width: int = 64, padding: str = "zeros"):
         super().__init__()
-        self.trunk, features = segmentation_trunk(channels, width)
+        self.trunk, features = segmentation_trunk(channels, width, padding)
         self.heads = nn.ModuleDict({name: DenseHeads(features, k, sub_heads) for name, k in heads.items()})
 
     def forward(self, x: torch.Tensor, head: str) -> torch.Tensor:
