@@ -177,25 +177,3 @@ def test_probe_table_prints_every_protocol_and_the_pretraining_rows(tmp_path):
     assert f"| {tmp_path / 'run'} | from scratch | 12.3 |" in again
     assert again.count(f"| {tmp_path / 'run'} |") == 4
     assert len(records.read_text().splitlines()) == len(lines) + 1
-
-
-def test_seg_shift_check_finds_that_a_two_region_split_follows_the_content(tmp_path):
-    from infoclust.config import load_config
-    from infoclust.data.segmentation import write_segmentation_folder
-    from infoclust.engine import train
-    from tests.methods.test_segmentation import two_region_images
-
-    write_segmentation_folder(tmp_path / "data", {"": two_region_images(96, 16, 0)}, ["bright", "dark"])
-    cfg = load_config(None, ["model.width=8", "model.overcluster=0", "objective.displacement=2", "train.epochs=8",
-                             "train.batch_size=16", "train.lr=1e-3", "views.rotation=180", "train.head_schedule=B:1"],
-                      method="iic-seg", seed=0, data__name=str(tmp_path / "data"))
-    assert train(cfg, tmp_path / "run", progress=False)["acc"] > 0.9
-    figures = json.loads(run_script("seg_shift_check.py", str(tmp_path / "run"), "--images", "96", "--shift", "4"))
-    assert figures["images"] == 96 and figures["pixels"] == [16, 16]  # 4×4 pixels far from borders and seam
-    # bright / dark by content: the map moves with the image; read at the same place it does not
-    assert figures["agreement_content"] > 0.9 and figures["agreement_frame"] < figures["agreement_content"] - 0.1, figures
-    refused = subprocess.run([sys.executable, str(BENCHMARKS / "seg_shift_check.py"), str(tmp_path / "run"), "--shift", "5"],
-                             capture_output=True, text=True, cwd=BENCHMARKS, timeout=300)
-    assert refused.returncode != 0 and refused.stderr.strip().splitlines() == [
-        "seg_shift_check.py: error: --shift 5: expected 1 to 4 px for 16×16 images (pixels must be that far from "
-        "borders and seam in both maps)"]
