@@ -8,7 +8,9 @@ the Hungarian matching over all labelled pixels, per-class IoU):
   and position weighted by ``--position-weight``, fitted on ``--fit-pixels`` random pixels of the
   training split and applied to every pixel of the evaluation split (scikit-learn, 10 starts).
 
-Prints a markdown row per baseline and seed, then the mean.
+Prints a markdown row per baseline and seed, then the mean, then the class shares of the scored
+pixels by distance to the nearest image border (bands of ``--band`` px): where a dataset's classes
+lie in the frame, which a segmentation network sees only within its receptive field of the border.
 """
 from __future__ import annotations
 
@@ -37,6 +39,20 @@ def scores(pred: np.ndarray, labels: np.ndarray, k: int) -> tuple[float, float]:
     return cluster_acc(pred[scored], labels[scored], k), float(np.nanmean(class_iou(pred[scored], labels[scored], k)))
 
 
+def shares_by_border_distance(labels: np.ndarray, k: int, band: int) -> list[tuple[int, int, np.ndarray]]:
+    """(first px, last px, K class shares of the scored pixels) per band of ``band`` px of distance to
+    the nearest border, for N×H×W label maps (−1 = not scored); a pixel on the border is at 0 px."""
+    h, w = labels.shape[1:]
+    rows, cols = np.arange(h)[:, None], np.arange(w)[None, :]
+    distance = np.minimum(np.minimum(rows, h - 1 - rows), np.minimum(cols, w - 1 - cols))  # H×W
+    bands = []
+    for first in range(0, int(distance.max()) + 1, band):
+        inside = labels[:, (distance >= first) & (distance < first + band)]
+        counts = np.bincount(inside[inside >= 0], minlength=k)
+        bands.append((first, min(first + band, int(distance.max()) + 1) - 1, counts / max(counts.sum(), 1)))
+    return bands
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data", help="segmentation folder with train/ and test/")
@@ -44,6 +60,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--position-weight", type=float, default=1.0)
     parser.add_argument("--fit-pixels", type=int, default=200_000)
+    parser.add_argument("--band", type=int, default=8, help="px per band of distance to the border")
     args = parser.parse_args()
     fit, evaluate = (load_dataset(args.data, split=s, progress=False) for s in ("train", args.eval_split))
     labels = evaluate.labels.reshape(-1)
@@ -64,6 +81,10 @@ def main() -> None:
         print(f"| {name} | {'—' if seed is None else seed} | {acc:.4f} | {miou:.4f} |")
     kmeans = np.array([r[2] for r in rows[1:]])
     print(f"\nk-means mean pixel ACC over seeds {args.seeds}: {kmeans.mean():.4f} ± {kmeans.std():.4f}")
+    print("\n| px from the border | " + " | ".join(evaluate.class_names) + " |")
+    print("|---|" + "---|" * k)
+    for first, last, shares in shares_by_border_distance(evaluate.labels, k, args.band):
+        print(f"| {first}-{last} | " + " | ".join(f"{share:.3f}" for share in shares) + " |")
 
 
 if __name__ == "__main__":

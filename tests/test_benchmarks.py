@@ -1,5 +1,6 @@
 """The benchmark scripts still run against the library (tiny settings: figures are not checked here,
 only that each script finishes and prints what docs/RESULTS.md quotes)."""
+import importlib.util
 import json
 import subprocess
 import sys
@@ -141,6 +142,7 @@ def test_make_mosaics_then_seg_baselines_score_the_test_split(tmp_path):
     assert len(list((tmp_path / "mosaics" / "test" / "labels").iterdir())) == 4
     table = run_script("seg_baselines.py", str(tmp_path / "mosaics"), "--seeds", "0", "--fit-pixels", "2000")
     assert "| majority class | — | 0." in table and "| k-means on colour + position | 0 | 0." in table
+    assert "| px from the border | background | tops | footwear | other |" in table and "| 8-15 | " in table
     run_script("make_mosaics.py", str(tmp_path / "dense"), "--train", "6", "--test", "4", "--size", "32", "--items", "8", "8")
     background = [np.mean([np.asarray(Image.open(f)) == 0 for f in sorted((tmp_path / d / "test" / "labels").iterdir())])
                   for d in ("mosaics", "dense")]
@@ -177,3 +179,17 @@ def test_probe_table_prints_every_protocol_and_the_pretraining_rows(tmp_path):
     assert f"| {tmp_path / 'run'} | from scratch | 12.3 |" in again
     assert again.count(f"| {tmp_path / 'run'} |") == 4
     assert len(records.read_text().splitlines()) == len(lines) + 1
+
+
+def test_class_shares_by_distance_to_the_border():
+    spec = importlib.util.spec_from_file_location("seg_baselines", BENCHMARKS / "seg_baselines.py")
+    seg_baselines = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(seg_baselines)
+    labels = np.zeros((2, 8, 8), dtype=np.int64)
+    labels[:, 2:6, 2:6] = 1  # class 1 in the centre 4×4, 2 px and more from every border
+    labels[1, 3:5, 3:5] = -1  # not scored
+    labels[0, 0, :4] = 2
+    bands = seg_baselines.shares_by_border_distance(labels, 3, 2)
+    assert [(first, last) for first, last, _ in bands] == [(0, 1), (2, 3)]
+    assert np.allclose(bands[0][2], [(2 * 48 - 4) / 96, 0, 4 / 96])  # the outer 2 px: 48 pixels an image
+    assert np.allclose(bands[1][2], [0, 1, 0])  # the centre, its 4 unscored pixels left out
