@@ -1,6 +1,8 @@
 """The feature probes (issue 12): labelled split, the three protocols on hand-made data, and
 ``infoclust probe`` end to end on tiny runs of an image method and a vector method."""
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -109,6 +111,20 @@ def test_probe_scores_every_protocol_on_unused_labels_and_logs_it(image_run, pro
     assert 0.2 < record["accuracy"] <= 1  # ten classes: chance is 0.1
     if protocol == "overcluster":
         assert record["head"] == "A" and record["clusters"] == 20
+    assert RunDir(image_run).read_probes()[before:] == [json.loads(json.dumps(record))]
+
+
+def test_a_probe_records_its_result_while_another_process_writes_the_run(image_run):
+    before = len(RunDir(image_run).read_probes())
+    code = ("import sys, time; from infoclust.runs import RunDir\n"
+            "with RunDir(sys.argv[1]).lock():\n    print('held', flush=True); time.sleep(120)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(image_run)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"  # e.g. a training continued with --resume
+        record = probe(image_run, ProbeSettings("linear", 0.1, seed=2))
+    finally:
+        holder.kill()
+        holder.wait()
     assert RunDir(image_run).read_probes()[before:] == [json.loads(json.dumps(record))]
 
 

@@ -121,3 +121,18 @@ def test_a_cut_log_is_never_padded(tmp_path):
 
 def test_metrics_and_json_never_hold_nan():
     assert json_safe({"a": float("nan"), "b": [1.0, float("inf")], "c": "x"}) == {"a": None, "b": [1.0, None], "c": "x"}
+
+
+def test_an_appended_line_waits_for_the_appender_before_it(tmp_path):
+    """Probes append to probes.jsonl beside each other: the second waits for the first's lock."""
+    run = RunDir(tmp_path)
+    code = ("import fcntl, sys, time\nfh = open(sys.argv[1], 'a')\nfcntl.flock(fh, fcntl.LOCK_EX)\n"
+            "print('held', flush=True)\ntime.sleep(1.0)\nfh.write('{\"accuracy\": 0.5}\\n')\nfh.close()\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(run.probes_path)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    start = time.monotonic()
+    run.append_probe({"accuracy": 0.75})
+    waited = time.monotonic() - start
+    holder.wait()
+    assert waited > 0.5  # it waited for the holder's line
+    assert run.read_probes() == [{"accuracy": 0.5}, {"accuracy": 0.75}]

@@ -270,6 +270,5 @@ def probe(run_dir: str | Path, settings: ProbeSettings, progress: bool = False) 
     record = {"accuracy": accuracy, **settings_fields(settings), "n_labelled": int(len(fit)), "n_scored": int(len(scored)),
               **detail, "method": trainer.cfg.method, "data": trainer.eval_dataset.name, "scored_split": scored_split,
               "time_s": round(time.perf_counter() - start, 2)}
-    with trainer.run.lock():
-        trainer.run.append_probe(record)
+    trainer.run.append_probe(record)  # not under the run's lock: a probe may run beside the training
     return record

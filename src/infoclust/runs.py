@@ -92,9 +92,11 @@ def json_safe(value: Any) -> Any:
 
 
 def _append_line(path: Path, record: dict[str, Any]) -> None:
-    """Append ``record`` as one JSON line to ``path``."""
+    """Append ``record`` as one JSON line to ``path``, waiting for any other appender to finish its
+    line (an advisory ``flock`` of the file itself, released on close)."""
     try:
         with open(path, "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
             fh.write(json.dumps(json_safe(record)) + "\n")
     except OSError as error:
         raise write_failure(error, path) from None
