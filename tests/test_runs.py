@@ -127,12 +127,12 @@ def test_an_appended_line_waits_for_the_appender_before_it(tmp_path):
     """Probes append to probes.jsonl beside each other: the second waits for the first's lock."""
     run = RunDir(tmp_path)
     code = ("import fcntl, sys, time\nfh = open(sys.argv[1], 'a')\nfcntl.flock(fh, fcntl.LOCK_EX)\n"
-            "print('held', flush=True)\ntime.sleep(1.0)\nfh.write('{\"accuracy\": 0.5}\\n')\nfh.close()\n")
+            "print('held', flush=True)\ntime.sleep(2.0)\nfh.write('{\"accuracy\": 0.5}\\n')\nfh.close()\n")
     holder = subprocess.Popen([sys.executable, "-c", code, str(run.probes_path)], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     start = time.monotonic()
     run.append_probe({"accuracy": 0.75})
     waited = time.monotonic() - start
     holder.wait()
-    assert waited > 0.5  # it waited for the holder's line
+    assert waited > 0.5  # it waited for the holder's line (held 2 s, some of it spent before the append)
     assert run.read_probes() == [{"accuracy": 0.5}, {"accuracy": 0.75}]
