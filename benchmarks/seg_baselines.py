@@ -45,11 +45,12 @@ def shares_by_border_distance(labels: np.ndarray, k: int, band: int) -> list[tup
     h, w = labels.shape[1:]
     rows, cols = np.arange(h)[:, None], np.arange(w)[None, :]
     distance = np.minimum(np.minimum(rows, h - 1 - rows), np.minimum(cols, w - 1 - cols))  # H×W
+    last = int(distance.max())  # the centre's distance
     bands = []
-    for first in range(0, int(distance.max()) + 1, band):
+    for first in range(0, last + 1, band):
         inside = labels[:, (distance >= first) & (distance < first + band)]
         counts = np.bincount(inside[inside >= 0], minlength=k)
-        bands.append((first, min(first + band, int(distance.max()) + 1) - 1, counts / max(counts.sum(), 1)))
+        bands.append((first, min(first + band - 1, last), counts / max(counts.sum(), 1)))
     return bands
 
 
