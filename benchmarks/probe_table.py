@@ -34,23 +34,25 @@ PRETRAINING = (("from scratch", {"scratch": True}), ("initialised by the run", {
                ("initialised by the run, augmented", {"augment": True}))
 
 
-def recorded_accuracy(run: str, settings: ProbeSettings) -> float | None:
-    """The accuracy of the last probe in ``run``'s probes.jsonl with exactly these settings, if any."""
+def recorded_accuracy(records: list[dict], settings: ProbeSettings) -> float | None:
+    """The accuracy of the last of a run's probe ``records`` with exactly these settings, if any."""
     wanted = settings_fields(settings)
-    matches = [r["accuracy"] for r in RunDir(run).read_probes() if all(r.get(k) == v for k, v in wanted.items())]
+    matches = [r["accuracy"] for r in records if all(r.get(k) == v for k, v in wanted.items())]
     return matches[-1] if matches else None
 
 
-def accuracy(run: str, settings: ProbeSettings, resume: bool) -> float:
-    """One probe's accuracy: read from the run's records with ``resume`` where it was run before, else run."""
-    recorded = recorded_accuracy(run, settings) if resume else None
+def accuracy(run: str, settings: ProbeSettings, records: list[dict]) -> float:
+    """One probe's accuracy: read from ``records`` where it was run before, else run."""
+    recorded = recorded_accuracy(records, settings)
     return recorded if recorded is not None else probe(run, settings)["accuracy"]
 
 
 def cell(run: str, seeds: list[int], resume: bool, **settings) -> str:
-    """Mean ± std accuracy (%) of one probe over ``seeds`` (label draws), or "—" when refused."""
+    """Mean ± std accuracy (%) of one probe over ``seeds`` (label draws), or "—" when refused;
+    with ``resume`` the probes recorded in the run's probes.jsonl are reused."""
     try:
-        accs = [accuracy(run, ProbeSettings(seed=seed, **settings), resume) for seed in seeds]
+        records = RunDir(run).read_probes() if resume else []
+        accs = [accuracy(run, ProbeSettings(seed=seed, **settings), records) for seed in seeds]
     except InfoclustError as error:
         return f"— ({str(error).splitlines()[0][:60]})"
     return f"{100 * np.mean(accs):.1f} ± {100 * np.std(accs):.1f}" if len(accs) > 1 else f"{100 * accs[0]:.1f}"
