@@ -40,3 +40,14 @@ def test_override_syntax():
     assert parse_override("a.b=1") == {"a": {"b": 1}}
     with pytest.raises(ConfigError, match="expected key=value"):
         parse_override("novalue")
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("train.checkpoint_every=0", r"train.checkpoint_every = 0: expected a positive number of steps"),
+    ("train.checkpoint_minutes=0", r"train.checkpoint_minutes = 0.0: expected a positive number of minutes"),
+])
+def test_impossible_checkpoint_intervals_are_named(setting, message):
+    from infoclust.methods import resolve_config
+
+    with pytest.raises(ConfigError, match=message):
+        resolve_config(load_config(None, [setting]), (1, 8, 8), 10, 1797)

@@ -59,6 +59,25 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, tiny_overrid
     assert log("cut") == log("full")  # same lines, same losses, none duplicated
 
 
+@pytest.mark.parametrize("interval, expected", [
+    (["train.checkpoint_every=10"], [10, 20, 28, 30, 40, 50, 56]),  # every 10 steps and at both evaluations
+    (["train.checkpoint_every=null", "train.checkpoint_minutes=1e-9"], sorted([*range(1, 57), 28, 56])),  # clock: every step
+    (["train.checkpoint_every=null", "train.checkpoint_minutes=1000"], [28, 56]),  # clock never due: evaluations only
+])
+def test_checkpoints_follow_the_step_count_where_set_else_the_clock(tmp_path, tiny_overrides, monkeypatch, interval, expected):
+    written = []
+    original = RunDir.save_checkpoint
+
+    def recording_save(self, state):
+        written.append(state["progress"]["global_step"])
+        original(self, state)
+
+    monkeypatch.setattr(RunDir, "save_checkpoint", recording_save)
+    cfg = load_config(None, tiny_overrides + ["train.epochs=2"] + interval, seed=3)  # 28 steps a pass
+    train(cfg, tmp_path / "r", progress=False)
+    assert written == expected
+
+
 def test_resume_before_the_first_checkpoint_starts_over_with_a_clean_log(tmp_path, tiny_overrides, monkeypatch):
     cfg = load_config(None, tiny_overrides + ["train.epochs=1", "train.checkpoint_every=1000"], seed=3)
     full = train(cfg, tmp_path / "full", progress=False)
@@ -131,6 +150,20 @@ def test_a_budget_that_cuts_an_over_clustering_pass_reports_the_last_main_pass(
     capsys.readouterr()
     assert main(["evaluate", str(tmp_path / "cut"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["acc"] == cut["acc"]
+
+
+@pytest.mark.parametrize("schedule, snapshot_step", [("B:1", None), ("B:1,A:1", 28)])
+def test_a_checkpoint_carries_a_reportable_copy_only_while_the_next_pass_may_not_be_reported(
+        tmp_path, tiny_overrides, monkeypatch, schedule, snapshot_step):
+    """A budget of 40 steps ends inside pass 2. With only main-head passes nothing needs a copy
+    (the checkpoint holds the model once); with B, A the copy of the B pass's model (step 28) is kept."""
+    one_second_per_step(monkeypatch)
+    overrides = tiny_overrides + [f"train.head_schedule={schedule}", "train.checkpoint_every=1000",
+                                  "train.epochs=100", f"train.budget_minutes={40 / 60}"]
+    train(load_config(None, overrides, seed=0), tmp_path / "r", progress=False)
+    checkpoint = RunDir(tmp_path / "r").load_checkpoint()
+    assert checkpoint["progress"]["global_step"] == 40
+    assert checkpoint.get("snapshot", {}).get("step") == snapshot_step
 
 
 def test_checkpoints_are_written_during_the_run_and_load_safely(tmp_path, tiny_overrides):

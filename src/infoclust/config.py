@@ -45,7 +45,8 @@ class TrainConfig:
     lr: float | None = None
     budget_minutes: float | None = None
     eval_every: int | None = None  # epochs
-    checkpoint_every: int = 200  # steps (a checkpoint is also written at every evaluation)
+    checkpoint_every: int | None = None  # steps; None = every checkpoint_minutes (a checkpoint is also written at every evaluation)
+    checkpoint_minutes: float = 1.0  # wall-clock minutes between checkpoints when checkpoint_every is unset
     select_samples: int = 10000  # samples used for the label-free sub-head choice
     device: str = "auto"
     deterministic: bool | None = None  # same seed, same numbers on CUDA too; None = on (docs/methods.md)
@@ -214,13 +215,18 @@ def validate_common(cfg: RunConfig) -> None:
     """Reject impossible values of the sections every method has (after the method's ``resolve``)."""
     t = cfg.train
     for key, value in (("train.epochs", t.epochs), ("train.batch_size", t.batch_size), ("train.eval_every", t.eval_every),
-                       ("train.checkpoint_every", t.checkpoint_every), ("train.select_samples", t.select_samples)):
+                       ("train.select_samples", t.select_samples)):
         if value is None or value < 1:
             raise ConfigError(f"{key} = {value}: expected a positive integer")
+    if t.checkpoint_every is not None and t.checkpoint_every < 1:
+        raise ConfigError(f"train.checkpoint_every = {t.checkpoint_every}: expected a positive number of steps "
+                          "(or none: every train.checkpoint_minutes)")
     if t.lr is None or not t.lr > 0:
         raise ConfigError(f"train.lr = {t.lr}: expected a positive learning rate")
     if t.budget_minutes is not None and not t.budget_minutes > 0:
         raise ConfigError(f"train.budget_minutes = {t.budget_minutes}: expected a positive number of minutes (or none)")
+    if not t.checkpoint_minutes > 0:
+        raise ConfigError(f"train.checkpoint_minutes = {t.checkpoint_minutes}: expected a positive number of minutes")
     if t.on_collapse not in ON_COLLAPSE:
         raise ConfigError(f"train.on_collapse = '{t.on_collapse}': expected one of {', '.join(ON_COLLAPSE)}")
     if t.threads < 0:

@@ -189,6 +189,7 @@ class Trainer:
         self.curve: list[dict] = []  # the evaluations so far, in the summary
         self.window = LossWindow()
         self.checkpointed_step: int | None = None  # the step of the checkpoint on disk
+        self.checkpointed_at = time.perf_counter()  # when it was written (or training began), seconds
 
     @property
     def steps_per_epoch(self) -> int:
@@ -223,6 +224,15 @@ class Trainer:
             **({"snapshot": {"step": self.snapshot[0], "state": self.snapshot[1]}} if self.snapshot is not None else {}),
         })
         self.checkpointed_step = self.state.global_step
+        self.checkpointed_at = time.perf_counter()
+
+    def _checkpoint_due(self) -> bool:
+        """Every ``train.checkpoint_every`` steps where set, else every ``train.checkpoint_minutes``
+        of wall-clock time: on a GPU a fixed step count can mean a checkpoint every second."""
+        t = self.cfg.train
+        if t.checkpoint_every is not None:
+            return self.state.global_step % t.checkpoint_every == 0
+        return time.perf_counter() - self.checkpointed_at >= t.checkpoint_minutes * 60
 
     def restore(self, truncate_log: bool = False) -> None:
         """Continue from ``run``'s checkpoint; ``truncate_log`` (when training on) drops the log lines
@@ -386,7 +396,7 @@ class Trainer:
             if self.dist.any(s.elapsed_s >= budget_s, self.device):
                 s.stopped_by_budget = True
                 return
-            if s.global_step % t.checkpoint_every == 0:
+            if self._checkpoint_due():
                 self.checkpoint()
 
     def _log_window(self, bar: tqdm, rate: float) -> None:
@@ -435,12 +445,14 @@ class Trainer:
                             f"try a lower train.lr (now {self.cfg.train.lr:g}); {self._kept()}")
 
     def _close_pass(self) -> None:
-        """After a whole pass: keep a copy of a reportable model (when a budget may cut the next
-        pass) and move on. After a cut pass whose model may not be reported: go back to that copy."""
+        """After a whole pass: keep a copy of a reportable model while a budget may cut a later pass
+        that may not be reported (none for methods whose every pass may be), and move on. After a
+        cut pass whose model may not be reported: go back to that copy."""
         s = self.state
         if not s.stopped_by_budget:
             if self.method.may_report(s.epoch) and self.cfg.train.budget_minutes:
-                self.snapshot = (s.global_step, copy.deepcopy(self.method.state_dict()))
+                self.snapshot = None if self.method.may_report(s.epoch + 1) else \
+                    (s.global_step, copy.deepcopy(self.method.state_dict()))
             s.epoch += 1
             s.step_in_epoch = 0
         elif not self.method.may_report(s.epoch) and self.snapshot is not None:
