@@ -193,3 +193,15 @@ def test_class_shares_by_distance_to_the_border():
     assert [(first, last) for first, last, _ in bands] == [(0, 1), (2, 3)]
     assert np.allclose(bands[0][2], [(2 * 48 - 4) / 96, 0, 4 / 96])  # the outer 2 px: 48 pixels an image
     assert np.allclose(bands[1][2], [0, 1, 0])  # the centre, its 4 unscored pixels left out
+
+
+def test_checkpoint_cost_times_every_checkpoint_write(tmp_path):
+    from tests.conftest import TINY
+
+    sets = [arg for item in TINY + ["train.epochs=100", "train.checkpoint_every=3"] for arg in ("--set", item)]
+    out = run_script("checkpoint_cost.py", "--data", "digits", "--minutes", "0.05", "--out", str(tmp_path / "r"), *sets)
+    figures = json.loads(out)
+    assert figures["steps"] >= 1 and figures["train_s"] >= 3.0 and figures["wall_s"] > figures["train_s"]
+    # one write every 3 steps, plus those at each evaluation and the end
+    assert figures["steps"] // 3 <= figures["checkpoints"] <= figures["steps"] // 3 + figures["steps"] // 28 + 2
+    assert figures["checkpoint_s"] > 0 and figures["checkpoint_mb"] > 0 and "cores" in figures["machine"]
