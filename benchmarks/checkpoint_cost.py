@@ -44,7 +44,7 @@ def main() -> None:
     figures = train(cfg, args.out, progress=False)
     wall_s = time.perf_counter() - t0
     run = RunDir(args.out)
-    machine = json.loads((run.root / "summary.json").read_text())["machine"]
+    machine = json.loads(run.summary_path.read_text())["machine"]
     print(json.dumps({
         "wall_s": round(wall_s, 1), "train_s": figures["time_s"], "steps": figures["step"],
         "checkpoints": len(writes), "checkpoint_s": round(sum(writes), 2),
