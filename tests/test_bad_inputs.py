@@ -136,7 +136,7 @@ def catalogue(tmp: Path, run_root: Path) -> list[Case]:
     other.mkdir()
     run_other_data = tmp / "run-other-data"
     shutil.copytree(run, run_other_data)
-    (run_other_data / "checkpoint" / "last.pt").unlink()  # stopped before its first checkpoint
+    (run_other_data / "checkpoint" / "last.safetensors").unlink()  # stopped before its first checkpoint
     changed = np.load(data)
     changed[0, 0, 0] ^= 1
     (run_other_data / "data.json").write_text((run / "data.json").read_text().replace(str(run_root / "data.npy"), str(other / "d.npy")))
@@ -144,9 +144,9 @@ def catalogue(tmp: Path, run_root: Path) -> list[Case]:
     corrupt, hostile = tmp / "corrupt-run", tmp / "hostile-run"
     for folder in (corrupt, hostile):
         shutil.copytree(run, folder)
-    (corrupt / "checkpoint" / "last.pt").write_bytes((run / "checkpoint" / "last.pt").read_bytes()[:5000])
+    (corrupt / "checkpoint" / "last.safetensors").write_bytes((run / "checkpoint" / "last.safetensors").read_bytes()[:5000])
     from fractions import Fraction
-    torch.save({"method": Fraction(1, 3)}, hostile / "checkpoint" / "last.pt")
+    torch.save({"method": Fraction(1, 3)}, hostile / "checkpoint" / "last.safetensors")
     for folder in (corrupt, hostile):
         (folder / "summary.json").unlink()  # a stopped run: evaluate must read the checkpoint
 
@@ -320,7 +320,7 @@ def test_every_bad_input_is_one_clear_line_and_changes_nothing(tmp_path, finishe
         after = _files(tmp_path)
         if case.creates:  # a run that failed midway: its folder holds no checkpoint and no temporary file
             made = {k: v for k, v in after.items() if k.split("/")[0] == case.creates}
-            assert not [k for k in made if k.endswith(".tmp") or k.endswith("last.pt")], made
+            assert not [k for k in made if k.endswith(".tmp") or k.endswith("last.safetensors")], made
             after = {k: v for k, v in after.items() if k not in made}
         assert after == before, case.name
     print(f"{len(cases)} bad inputs")

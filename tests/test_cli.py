@@ -24,7 +24,7 @@ def trained_run(tmp_path_factory):
 
 
 def test_train_prints_figures(trained_run, capsys):
-    assert (trained_run / "config.yaml").is_file() and (trained_run / "checkpoint" / "last.pt").is_file()
+    assert (trained_run / "config.yaml").is_file() and (trained_run / "checkpoint" / "last.safetensors").is_file()
 
 
 def test_evaluate_json(trained_run, capsys):

@@ -40,7 +40,7 @@ def test_an_absurd_learning_rate_stops_the_run_with_one_line(tmp_path, capsys, m
     assert code == 2 and "\n" not in err
     assert err.startswith("infoclust: error: training collapsed by step ") and "holds 100.0% of the 1797 samples" in err
     assert re.search(r"the last checkpoint \(step \d+\) is kept", err) and "train.lr (now 1e+09)" in err
-    assert not (out / "summary.json").exists() and (out / "checkpoint" / "last.pt").is_file()
+    assert not (out / "summary.json").exists() and (out / "checkpoint" / "last.safetensors").is_file()
 
 
 def test_on_collapse_continue_trains_on_and_marks_the_summary(tmp_path, capsys):

@@ -180,10 +180,10 @@ def test_checkpoints_are_written_during_the_run_and_load_safely(tmp_path, tiny_o
 def test_refuses_to_overwrite_an_existing_run(tmp_path, tiny_overrides):
     cfg = load_config(None, tiny_overrides, seed=0)
     train(cfg, tmp_path / "r", progress=False)
-    before = (tmp_path / "r" / "checkpoint" / "last.pt").read_bytes()
+    before = (tmp_path / "r" / "checkpoint" / "last.safetensors").read_bytes()
     with pytest.raises(ConfigError, match="already holds a run"):
         train(cfg, tmp_path / "r", progress=False)
-    assert (tmp_path / "r" / "checkpoint" / "last.pt").read_bytes() == before
+    assert (tmp_path / "r" / "checkpoint" / "last.safetensors").read_bytes() == before
 
 
 @pytest.mark.parametrize("setting, expected", [(None, True), ("false", False), ("true", True)])

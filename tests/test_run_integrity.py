@@ -44,7 +44,7 @@ def test_disk_full_during_a_checkpoint_keeps_the_previous_one_and_resumes_exactl
         return original(self, state)
 
     monkeypatch.setattr(RunDir, "save_checkpoint", fills_up_on_the_fourth)
-    with pytest.raises(RunFolderError, match=r"^no space left on the device while writing '.*last\.pt'; [\d.]+ MiB needed"):
+    with pytest.raises(RunFolderError, match=r"^no space left on the device while writing '.*last\.safetensors'; [\d.]+ MiB needed"):
         train(cfg, tmp_path / "cut", progress=False)
     monkeypatch.setattr(RunDir, "save_checkpoint", original)
     cut = RunDir(tmp_path / "cut")

@@ -56,6 +56,20 @@ def test_checkpoint_with_arbitrary_objects_is_refused_as_unsafe_and_nothing_else
     assert "weights_only" not in str(caught.value) and "\n" not in str(caught.value)
 
 
+def test_an_earlier_versions_pickle_checkpoint_is_named_and_never_loaded_or_replaced(tmp_path, tiny_overrides):
+    from infoclust.config import load_config
+    from infoclust.engine import train
+
+    train(load_config(None, tiny_overrides + ["train.epochs=1"], seed=0), tmp_path / "r", progress=False)
+    run = RunDir(tmp_path / "r")
+    run.checkpoint_path.rename(run.legacy_checkpoint_path)  # stands in for a last.pt an earlier version wrote
+    before = run.legacy_checkpoint_path.read_bytes()
+    for read in (run.load_checkpoint, lambda: train(None, tmp_path / "r", resume=True, progress=False)):
+        with pytest.raises(CheckpointError, match="written by an earlier infoclust .* never loads: train the run again"):
+            read()
+    assert run.legacy_checkpoint_path.read_bytes() == before and not run.checkpoint_path.exists()
+
+
 def test_not_a_run_folder(tmp_path):
     with pytest.raises(CheckpointError, match="not an infoclust run folder"):
         RunDir.existing(tmp_path)

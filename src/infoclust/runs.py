@@ -1,22 +1,20 @@
 """Run folders: ``config.yaml`` (resolved), ``data.json`` (what was trained on), ``metrics.jsonl``,
-``checkpoint/last.pt``, ``summary.json``, ``report/``, and ``.lock`` while a process writes it.
+``checkpoint/last.safetensors``, ``summary.json``, ``report/``, and ``.lock`` while a process writes it.
 
 Every file is written to a temporary name in the same folder, flushed to disk and renamed into
 place, so a run killed at any moment, or a disk that fills up, leaves the previous good version
 intact. One process at a time may write a run folder (``RunDir.lock``, an advisory ``flock`` that
-the kernel drops when its process dies, so a killed run leaves no stale lock). Checkpoints hold only
-tensors and plain values and are loaded with ``torch.load(weights_only=True)``: no general
-unpickling. Reading a run (evaluate, predict, report) never writes to it.
+the kernel drops when its process dies, so a killed run leaves no stale lock). Checkpoints are
+safetensors files with their plain values as JSON (``checkpoint_file``): nothing is unpickled.
+Reading a run (evaluate, predict, report) never writes to it.
 """
 from __future__ import annotations
 
 import errno
 import fcntl
-import io
 import json
 import math
 import os
-import pickle
 import tempfile
 import warnings
 from contextlib import contextmanager
@@ -25,6 +23,7 @@ from typing import Any, Iterator
 
 import torch
 
+from .checkpoint_file import decode, encode
 from .config import RunConfig, config_from_dict, dump_yaml, read_yaml
 from .errors import CheckpointError, ConfigError, RunFolderError
 
@@ -73,11 +72,9 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
 
-def _is_pickle_or_zip(path: Path) -> bool:
-    """Whether ``path`` starts like a pickle (protocol byte) or a zip (torch's format)."""
-    with open(path, "rb") as fh:
-        head = fh.read(2)
-    return head[:1] == b"\x80" or head == b"PK"
+def _is_pickle_or_zip(head: bytes) -> bool:
+    """Whether a file starting with ``head`` is a pickle (protocol byte) or a zip (torch's format)."""
+    return head[:1] == b"\x80" or head[:2] == b"PK"
 
 
 def json_safe(value: Any) -> Any:
@@ -125,7 +122,8 @@ class RunDir:
         self.summary_path = self.root / "summary.json"  # written when the run has finished
         self.data_path = self.root / "data.json"  # what the run trains on: resolved path and fingerprints
         self.probes_path = self.root / "probes.jsonl"  # one line per 'infoclust probe' of the trained network
-        self.checkpoint_path = self.root / "checkpoint" / "last.pt"
+        self.checkpoint_path = self.root / "checkpoint" / "last.safetensors"
+        self.legacy_checkpoint_path = self.root / "checkpoint" / "last.pt"  # earlier versions' pickle-based file
         self.report_dir = self.root / "report"
 
     @contextmanager
@@ -216,28 +214,23 @@ class RunDir:
         return _read_lines(self.probes_path)
 
     def save_checkpoint(self, state: dict) -> None:
-        """Serialise in memory first, so a full disk is an OSError of our own write, not torch's."""
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
-        atomic_write_bytes(self.checkpoint_path, buffer.getvalue())
+        """Serialise in memory first, so a full disk is an OSError of our own write."""
+        atomic_write_bytes(self.checkpoint_path, encode(state))
 
     def has_checkpoint(self) -> bool:
+        if not self.checkpoint_path.is_file() and self.legacy_checkpoint_path.is_file():
+            raise CheckpointError(f"checkpoint '{self.legacy_checkpoint_path}' was written by an earlier infoclust as a "
+                                  "pickle-based torch file, which this version never loads: train the run again")
         return self.checkpoint_path.is_file()
 
     def load_checkpoint(self, map_location: str | torch.device = "cpu") -> dict:
-        if not self.checkpoint_path.is_file():
+        if not self.has_checkpoint():
             raise CheckpointError(f"run folder '{self.root}' has no checkpoint ({self.checkpoint_path} is missing)")
+        data = self.checkpoint_path.read_bytes()
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # torch's notes on pickle protocols: the error below says it all
-                return torch.load(self.checkpoint_path, map_location=map_location, weights_only=True)
-        except pickle.UnpicklingError:  # torch's restricted unpickler met something it does not allow
-            if not _is_pickle_or_zip(self.checkpoint_path):
-                raise CheckpointError(f"checkpoint '{self.checkpoint_path}' is corrupt or not an infoclust checkpoint "
-                                      "(neither a torch file nor a pickle)") from None
-            raise CheckpointError(f"checkpoint '{self.checkpoint_path}' is refused as unsafe: it holds objects other "
-                                  "than tensors and plain values, which infoclust never loads") from None
-        except Exception as exc:  # torch raises several kinds for corrupt or truncated files
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise CheckpointError(f"checkpoint '{self.checkpoint_path}' is corrupt or not an infoclust checkpoint "
-                                  f"({reason[:120]})") from None
+            return decode(data, str(self.checkpoint_path), map_location)
+        except CheckpointError:
+            if not _is_pickle_or_zip(data[:2]):  # only once it is not one: a header length may begin with these bytes
+                raise
+        raise CheckpointError(f"checkpoint '{self.checkpoint_path}' is refused as unsafe: it is a pickle-based "
+                              "file, which infoclust never loads")
