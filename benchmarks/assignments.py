@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.preprocessing import normalize
 
-from infoclust import load_run
+from infoclust import load_run, prediction
 from infoclust.evaluation import clustering_scores, contingency, hungarian_lookup
 
 
@@ -25,8 +25,8 @@ def assignments(run_dir: str) -> tuple[dict[str, np.ndarray], np.ndarray, int]:
     """({rule: (N,) clusters}, (N,) labels, K) of one run's evaluation images."""
     trainer = load_run(run_dir)
     k, style = trainer.cfg.model.n_clusters, getattr(trainer.cfg.model, "style_dim", None)
-    own = trainer.reported_posteriors(trainer.predict_posteriors(), trainer.selected_sub_head).argmax(1)
-    z = trainer.predict_features()
+    own = prediction.reported(trainer.method, trainer.eval_images, trainer.selected_sub_head).argmax(1)
+    z = prediction.features(trainer.method, trainer.eval_images)
     parts = {"Z": z, "Z/‖Z‖": normalize(z)}
     if style is not None:
         parts.update({"Zc": z[:, style:], "Zs": z[:, :style]})

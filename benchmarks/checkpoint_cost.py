@@ -14,7 +14,7 @@ import argparse
 import json
 import time
 
-from infoclust.config import load_config
+from infoclust.methods import load_config
 from infoclust.engine import train
 from infoclust.runs import RunDir
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from infoclust.config import load_config
+from infoclust.methods import load_config
 from infoclust.engine import run_to_end
 from infoclust.machine import describe
 from infoclust.report import plot_acc_over_time

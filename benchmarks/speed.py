@@ -24,8 +24,8 @@ import time
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from infoclust.config import load_config
-from infoclust.engine import configure_determinism, select_device
+from infoclust.methods import load_config
+from infoclust.machine import configure_determinism, select_device
 from infoclust.losses import iic_loss
 from infoclust.machine import describe
 from infoclust.methods import StepContext, build_method, resolve_config

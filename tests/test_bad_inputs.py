@@ -74,8 +74,10 @@ HELD: list = []  # lock files held by a "second writer" during a case
 def _locked_by_another_writer(folder: Path) -> Callable[[pytest.MonkeyPatch], None]:
     """The run folder is held by another process's lock (taken here on another open file)."""
     def hold(monkeypatch: pytest.MonkeyPatch) -> None:
-        fh = open(folder / ".lock", "r")
+        fh = open(folder / ".lock", "a+")  # a live writer's lock file, with its name, as RunDir.lock writes it
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fh.write(f"process {os.getpid()} on {os.uname().nodename}\n")
+        fh.flush()
         HELD.append(fh)
 
     return hold
@@ -312,8 +314,10 @@ def test_every_bad_input_is_one_clear_line_and_changes_nothing(tmp_path, finishe
             else:
                 code = main(case.argv)
                 err = capsys.readouterr().err.strip()
-        while HELD:
-            HELD.pop().close()
+        while HELD:  # the other writer ends: its lock file goes with it, as RunDir.lock's does
+            fh = HELD.pop()
+            Path(fh.name).unlink(missing_ok=True)
+            fh.close()
         assert code == 2, (case.name, err)
         assert err.startswith("infoclust: error: ") and "\n" not in err and "Traceback" not in err, (case.name, err)
         assert case.fragment in err, (case.name, err)

@@ -155,7 +155,7 @@ def test_make_mosaics_then_seg_baselines_score_the_test_split(tmp_path):
 
 
 def test_probe_table_prints_every_protocol_and_the_pretraining_rows(tmp_path):
-    from infoclust.config import load_config
+    from infoclust.methods import load_config
     from infoclust.engine import train
     from tests.conftest import TINY
 

@@ -171,3 +171,75 @@ def test_config_show_reads_the_dataset_of_the_config_file(capsys, tmp_path):
     spec.write_text(f"method: imsat\ndata: {{name: {tmp_path / 'x.npy'}}}\n")
     assert main(["config", "show", "--config", str(spec)]) == 0
     assert "300 samples of shape (1, 8, 8)" in capsys.readouterr().out.splitlines()[0]
+
+
+def _tiny_train(out, *extra: str) -> list[str]:
+    from tests.conftest import TINY
+
+    args = ["train", "--data", "digits", "--out", str(out), *extra]
+    for item in TINY:
+        args += ["--set", item]
+    return args
+
+
+def test_a_run_says_what_it_will_do_and_why_it_stopped_without_frames_in_a_log(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(_tiny_train(out)) == 0  # stdout and stderr are not terminals here, as in `> log.txt 2>&1`
+    std, err = capsys.readouterr()
+    assert "\r" not in err and "\r" not in std
+    lines = std.splitlines()
+    assert lines[0] == (f"iic on digits: 1797 samples of 1×8×8; 2 passes of 28 steps (batch 64); cpu, "
+                        f"{lines[0].split('cpu, ')[1].split(' threads')[0]} threads; run folder {out}")
+    assert any(line.startswith("epoch 1: ACC ") for line in lines)  # --quiet or not, the results stay
+    stop = next(line for line in lines if line.startswith("stopped at step"))
+    assert stop.startswith("stopped at step 56: all 2 passes done")
+    assert json.loads((out / "summary.json").read_text())["stopped_by"] == "epochs"
+    assert not (out / ".lock").exists()  # a finished run does not look alive
+
+
+def test_a_budget_stop_is_said_and_recorded(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(_tiny_train(out, "--quiet", "--set", "train.epochs=1000", "--set", "train.budget_minutes=0.01")) == 0
+    stop = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("stopped at step"))
+    assert "the 0.01-minute budget ran out in pass" in stop
+    assert json.loads((out / "summary.json").read_text())["stopped_by"] == "budget"
+
+
+def test_quiet_keeps_the_results_and_silent_keeps_only_the_figures(tmp_path, capsys):
+    assert main(_tiny_train(tmp_path / "q", "--quiet")) == 0
+    std, err = capsys.readouterr()
+    assert err == "" and any(line.startswith("epoch 2: ACC") for line in std.splitlines())
+    assert main(_tiny_train(tmp_path / "s", "--silent")) == 0
+    std, err = capsys.readouterr()
+    assert err == "" and len(std.strip().splitlines()) == 1 and std.startswith("ACC ")
+
+
+def test_resuming_a_run_without_checkpoint_says_it_starts_over(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(_tiny_train(out, "--quiet")) == 0
+    for name in ("summary.json", "checkpoint/last.safetensors"):
+        (out / name).unlink()
+    capsys.readouterr()
+    assert main(["train", "--resume", str(out), "--quiet"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.endswith(f"run folder {out}, which had no checkpoint yet: starting over from step 0")
+
+
+def test_help_after_a_method_lists_that_methods_keys(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["train", "--method", "dccs", "--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "config keys for --set (method dccs)" in text and "objective.beta_aug" in text
+    assert "train.head_schedule" not in text  # IIC's key, not DCCS's
+
+
+def test_every_out_says_which_folders_it_made(trained_run, tmp_path, capsys):
+    csv_path = tmp_path / "new" / "deeper" / "a.csv"
+    assert main(["predict", str(trained_run), "--data", "digits", "--out", str(csv_path), "--quiet"]) == 0
+    err = capsys.readouterr().err.strip()
+    assert err == f"infoclust: made folder {csv_path.parent} (it did not exist, nor did {tmp_path / 'new'})"
+    assert main(["predict", str(trained_run), "--data", "digits", "--out", str(csv_path), "--quiet"]) == 0
+    assert capsys.readouterr().err == ""  # nothing made the second time
+    assert main(_tiny_train(tmp_path / "runs" / "r", "--silent")) == 0
+    assert capsys.readouterr().err.strip() == f"infoclust: made folder {tmp_path / 'runs'} (it did not exist)"

@@ -1,6 +1,7 @@
 import pytest
 
-from infoclust.config import load_config, parse_override
+from infoclust.config import parse_override
+from infoclust.methods import load_config
 from infoclust.errors import ConfigError
 
 

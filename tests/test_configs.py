@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from infoclust.config import load_config
+from infoclust.methods import load_config
 from infoclust.methods import resolve_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from infoclust.cli import main
-from infoclust.config import load_config
+from infoclust.methods import load_config
 from infoclust.runs import RunDir
 from infoclust.views import Geometry, geometric
 from tests.conftest import kill_and_resume
@@ -63,7 +63,8 @@ def _steps_on_digits(name: str, warmup: int, steps: int = 8):
     """``steps`` training steps of method ``name`` (its quick settings) on digits on the GPU, the
     step recorded as a CUDA graph after ``warmup`` eager ones; → (method, losses, generator state)."""
     from infoclust.data import load_dataset
-    from infoclust.engine import configure_determinism, sample_tensor
+    from infoclust.machine import configure_determinism
+    from infoclust.prediction import sample_tensor
     from infoclust.methods import StepContext, build_method, resolve_config
     from infoclust.rng import Rng
     from tests.methods.test_contract import quick

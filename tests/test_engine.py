@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from infoclust.cli import main
-from infoclust.config import load_config
+from infoclust.methods import load_config
 from infoclust.data import load_dataset
 from infoclust.engine import Trainer, train
 from infoclust.errors import ConfigError

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from infoclust.cli import main
-from infoclust.config import load_config
+from infoclust.methods import load_config
 from infoclust.distributed import DistContext
 from infoclust.errors import ConfigError
 from infoclust.graphs import use_cuda_graphs

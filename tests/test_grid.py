@@ -9,7 +9,7 @@ from sklearn.datasets import load_digits
 from infoclust import engine
 from infoclust.cli import main
 from infoclust.errors import ConfigError
-from infoclust.config import load_config
+from infoclust.methods import load_config
 from infoclust.grid import cell_config, finished_cells, load_grid, write_tables
 
 SPEC = {

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from infoclust.cli import main
-from infoclust.config import load_config
+from infoclust.methods import load_config
 from infoclust.engine import load_trainer, train
 from infoclust.errors import ConfigError
 from infoclust.methods.base import FeatureNetwork

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from infoclust.cli import main
-from infoclust.config import load_config
+from infoclust.methods import load_config
 from infoclust.engine import train
 from infoclust.errors import DataError, RunFolderError
 from infoclust.methods.info import InfoClustering

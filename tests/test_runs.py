@@ -57,7 +57,7 @@ def test_checkpoint_with_arbitrary_objects_is_refused_as_unsafe_and_nothing_else
 
 
 def test_an_earlier_versions_pickle_checkpoint_is_named_and_never_loaded_or_replaced(tmp_path, tiny_overrides):
-    from infoclust.config import load_config
+    from infoclust.methods import load_config
     from infoclust.engine import train
 
     train(load_config(None, tiny_overrides + ["train.epochs=1"], seed=0), tmp_path / "r", progress=False)

@@ -15,12 +15,12 @@ import os  # noqa: E402
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from .api import ClusteringEstimator  # noqa: E402
-from .methods.info_estimators import IIC, IMSAT  # noqa: E402
-from .methods.dccs_estimator import DCCS  # noqa: E402
-from .methods.imc_swav_estimator import IMCSwAV  # noqa: E402
 from .engine import load_trainer as load_run  # noqa: E402
 from .engine import train  # noqa: E402
+from .estimators import estimator_classes  # noqa: E402
 from .probes import ProbeSettings, probe  # noqa: E402
 
-__all__ = ["ClusteringEstimator", "DCCS", "IIC", "IMCSwAV", "IMSAT", "ProbeSettings", "load_run", "probe", "train",
-           "__version__"]
+_ESTIMATORS = estimator_classes()  # one per registered method that names one: IIC, IMSAT, DCCS, IMCSwAV
+globals().update(_ESTIMATORS)
+
+__all__ = ["ClusteringEstimator", *sorted(_ESTIMATORS), "ProbeSettings", "load_run", "probe", "train", "__version__"]

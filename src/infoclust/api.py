@@ -1,8 +1,7 @@
 """scikit-learn style estimators: ``fit`` / ``predict`` / ``predict_proba`` / ``fit_predict``.
 
-``ClusteringEstimator`` fits any registered method; each method family names its estimators in its
-own module (``infoclust.IIC`` and ``infoclust.IMSAT`` live in ``methods/info_estimators.py``,
-``infoclust.DCCS`` in ``methods/dccs_estimator.py``).
+``ClusteringEstimator`` fits any registered method; ``estimators.py`` makes the named estimators
+(``infoclust.IIC``, ``infoclust.DCCS``, ...) from the registry, one per method that declares one.
 They follow scikit-learn's estimator conventions (``check_estimator`` passes for IMSAT, see
 tests/test_api.py). Labels are never used: ``fit(X, y)`` ignores ``y``.
 """
@@ -10,17 +9,18 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .config import load_config
+from . import prediction
 from .data import Dataset
 from .data.arrays import images_from_array
-from .engine import EVAL_CHUNK, Trainer
+from .engine import Trainer
 from .errors import DataError
+from .methods import METHODS, load_config
 
 
-class ClusteringEstimator(ClusterMixin, BaseEstimator):
+class ClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
     """fit/predict of the method named by ``_method``. ``config``: further config values by
     dotted key with ``__`` for the dot, e.g. ``{"views__input_size": 16, "model__sub_heads": 10}``.
 
@@ -28,9 +28,7 @@ class ClusteringEstimator(ClusterMixin, BaseEstimator):
     losses), ``selected_sub_head_``, ``config_`` (the resolved ``RunConfig``).
     """
 
-    _method = ""
-    _vectors = False  # whether N×D feature vectors are accepted besides images
-    _vectors_hint = "use an estimator that takes N×D vectors"
+    _method = ""  # the registered method this estimator fits
 
     def __init__(self, n_clusters: int = 10, random_state: int = 0, epochs: int | None = None,
                  batch_size: int | None = None, lr: float | None = None, device: str = "auto",
@@ -46,11 +44,13 @@ class ClusteringEstimator(ClusterMixin, BaseEstimator):
 
     def _samples(self, X, reset: bool) -> np.ndarray:
         """uint8 N×C×H×W images or float32 N×D vectors; sets (fit) or checks (predict) the input shape."""
-        if np.ndim(X) in (3, 4):
+        ndim = X.ndim if isinstance(X, np.ndarray) else np.asarray(X).ndim  # array-likes without np.ndim too
+        if ndim in (3, 4):
             return _images(X, self, reset)
-        if not self._vectors:
+        if not METHODS[self._method].vectors:
+            takers = [f"infoclust.{s.estimator}" for s in METHODS.values() if s.vectors and s.estimator]
             raise DataError(f"X has shape {np.shape(X)}: {type(self).__name__} clusters images N×H×W or N×C×H×W; "
-                            f"{self._vectors_hint}")
+                            f"expected images, or N×D vectors with {' or '.join(takers) or 'a method of vectors'}")
         return validate_data(self, X, reset=reset, dtype=np.float32, ensure_min_samples=2).astype(np.float32, copy=False)
 
     def fit(self, X, y=None) -> "ClusteringEstimator":
@@ -63,31 +63,24 @@ class ClusteringEstimator(ClusterMixin, BaseEstimator):
         self.figures_ = trainer.fit()
         self.config_, self.method_ = trainer.cfg, trainer.method
         self.selected_sub_head_ = self.figures_["selected_sub_head"]
-        self.labels_ = trainer.reported_posteriors(trainer.predict_posteriors(), self.selected_sub_head_).argmax(1)
+        self.labels_ = prediction.reported(self.method_, trainer.eval_images, self.selected_sub_head_).argmax(1)
         return self
 
     def predict_proba(self, X) -> np.ndarray:
         """N×K posteriors of the selected sub-head of the main head."""
         check_is_fitted(self, "method_")
         samples = torch.from_numpy(self._samples(X, reset=False))
-        device = self.method_.device
-        head = self.method_.report_head
-        parts = [self.method_.predict(samples[i:i + EVAL_CHUNK].to(device))[head][self.selected_sub_head_]
-                 for i in range(0, len(samples), EVAL_CHUNK)]
-        return torch.cat(parts).float().cpu().numpy()
+        return prediction.reported(self.method_, samples, self.selected_sub_head_)
 
     def predict(self, X) -> np.ndarray:
         """(N,) cluster index of each sample."""
         return self.predict_proba(X).argmax(1)
 
-    def _embed(self, X) -> np.ndarray:
-        """N×D embedding of each sample (the method's ``features``: IIC's trunk output, DCCS's Z);
-        an estimator whose embedding is part of its model exposes it as ``transform``."""
+    def transform(self, X) -> np.ndarray:
+        """N×D embedding of each sample (the method's ``features``: IIC's trunk output, DCCS's
+        codes Z = [Zs, Zc], IMC-SwAV's encoder output)."""
         check_is_fitted(self, "method_")
-        samples = torch.from_numpy(self._samples(X, reset=False))
-        parts = [self.method_.features(samples[i:i + EVAL_CHUNK].to(self.method_.device))
-                 for i in range(0, len(samples), EVAL_CHUNK)]
-        return torch.cat(parts).float().cpu().numpy()
+        return prediction.features(self.method_, torch.from_numpy(self._samples(X, reset=False)))
 
     def fit_predict(self, X, y=None) -> np.ndarray:
         return self.fit(X).labels_

@@ -17,10 +17,10 @@ import sys
 import textwrap
 from pathlib import Path
 
-from . import __version__
-from .config import load_config
+from . import __version__, prediction
 from .data import dataset_help, load_dataset
 from .errors import ConfigError, InfoclustError, RunFolderError
+from .methods import default_method, load_config
 from .runs import RunDir, atomic_write_bytes, atomic_write_text, json_safe, write_failure
 
 FIGURE_KEYS = ("acc", "nmi", "ari", "acc_mean", "acc_std", "n_samples", "n_clusters", "selected_sub_head")
@@ -42,16 +42,6 @@ def _figures_line(figures: dict) -> str:
                      f"{figures['acc_mean']:.4f} ± {figures['acc_std']:.4f}; {what})")
 
 
-def launch(nproc: int, argv: list[str]) -> int:
-    """Run ``infoclust`` ``argv`` in ``nproc`` processes on this machine through torchrun."""
-    from .machine import choose_threads
-
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-           "-m", "infoclust", *argv]
-    env = {**os.environ, "OMP_NUM_THREADS": str(choose_threads(0, nproc))}
-    return subprocess.run(cmd, env=env).returncode
-
-
 def _without_nproc(argv: list[str]) -> list[str]:
     out, skip = [], False
     for item in argv:
@@ -69,8 +59,20 @@ def _data_name(args: argparse.Namespace) -> str | None:
     return args.data or (None if args.config else "digits")
 
 
+def check_before_launch(cfg, nproc: int) -> None:
+    """Everything checkable before ``nproc`` processes start, checked once: the config against
+    the data's facts and the process count (a batch that does not split, say)."""
+    from .data.run_data import load_data
+    from .methods import resolve_config
+
+    data, _ = load_data(cfg, progress=False)
+    resolve_config(cfg, tuple(data.images.shape[1:]), data.n_classes, len(data),
+                   labelled_parts=data.from_labelled_parts() is not None, processes=nproc)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .engine import train
+    from .launcher import launch
 
     if args.resume:
         out, cfg = args.resume, None
@@ -78,16 +80,42 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg = load_config(args.config, args.set, method=args.method, seed=args.seed, data__name=_data_name(args))
         out = args.out or f"runs/{cfg.method}-{Path(cfg.data.name).name}-s{cfg.seed}"
     args.on_interrupt = f"continue it from its last checkpoint with 'infoclust train --resume {out}'"
-    if args.nproc > 1 and int(os.environ.get("WORLD_SIZE", "1")) == 1:
+    worker = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    made = [] if worker or args.resume else missing_folders(Path(out).parent)
+    if args.nproc > 1 and not worker:
         if cfg is not None and RunDir(out).config_path.exists():
             raise ConfigError(f"'{out}' already holds a run: continue it with --resume, or choose another --out")
+        check_before_launch(cfg if cfg is not None else RunDir.existing(out).read_config(), args.nproc)
         argv = _without_nproc(args.argv) + ([] if args.resume or args.out else ["--out", out])
-        return launch(args.nproc, argv)
-    figures = train(cfg, out, resume=bool(args.resume), progress=not args.quiet)
+        status = launch(args.nproc, argv)
+        if status == 0:
+            say_made(made)
+        return status
+    figures = train(cfg, out, resume=bool(args.resume), progress=not (args.quiet or args.silent),
+                    lines=not args.silent)
     if figures:  # rank 0 (or the only process) reports
+        say_made(made)
         print(_figures_line(figures))
-        print(f"run folder: {out}  (next: infoclust report {out})")
+        if not args.silent:
+            print(f"run folder: {out}  (next: infoclust report {out})")
     return 0
+
+
+def missing_folders(folder: Path) -> list[Path]:
+    """The folders of ``folder``'s path that do not exist yet, outermost first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing[::-1]
+
+
+def say_made(made: list[Path]) -> None:
+    """One line on stderr naming the folders a command made (a typo in --out shows at once)."""
+    made = [folder for folder in made if folder.is_dir()]
+    if made:
+        print(f"infoclust: made folder {made[-1]} (it did not exist{'' if len(made) == 1 else f', nor did {made[0]}'})",
+              file=sys.stderr)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -112,19 +140,23 @@ def cmd_predict(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.parent.exists() and not out.parent.is_dir():
         raise RunFolderError(f"--out '{out}': '{out.parent}' is a file; expected a folder to hold the output")
+    made = missing_folders(out.parent)
     dataset = load_dataset(args.data, progress=not args.quiet)
     trainer = load_trainer(args.run_dir, dataset=dataset)
     if trainer.method.dense:
-        return _write_label_pngs(trainer, dataset, out)
+        status = _write_label_pngs(trainer, dataset, out)
+        say_made(made)
+        return status
     if out.is_dir():
         raise RunFolderError(f"--out '{out}' is a folder; expected the path of the CSV file to write")
-    post = trainer.reported_posteriors(trainer.predict_posteriors(), trainer.selected_sub_head)
+    post = prediction.reported(trainer.method, trainer.eval_images, trainer.selected_sub_head)
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["id", "cluster", "confidence"])
     for ident, cluster, conf in zip(dataset.ids, post.argmax(1), post.max(1)):
         writer.writerow([ident, int(cluster), f"{conf:.6f}"])
     atomic_write_text(out, buf.getvalue())
+    say_made(made)
     print(f"wrote {len(dataset)} assignments to {args.out}")
     return 0
 
@@ -137,7 +169,7 @@ def _write_label_pngs(trainer, dataset, out: Path) -> int:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise RunFolderError(f"--out '{out}' exists; expected a new (or empty) folder for the label PNGs")
     side = dataset.images.shape[2:]
-    post = trainer.reported_posteriors(trainer.predict_posteriors(), trainer.selected_sub_head)
+    post = prediction.reported(trainer.method, trainer.eval_images, trainer.selected_sub_head)
     maps = post.argmax(1).reshape(len(dataset), *side).astype(np.uint8)
     for ident, clusters in zip(dataset.ids, maps):
         buffer = io.BytesIO()
@@ -155,14 +187,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     trainer = load_trainer(args.run_dir)
     figures = finished_figures(args.run_dir)
-    posteriors = trainer.predict_posteriors()
+    posteriors = prediction.posteriors(trainer.method, trainer.eval_images)
     if figures is None:  # a stopped run: score its checkpoint
         figures = trainer.evaluate(posteriors)
-    post = trainer.reported_posteriors(posteriors, figures["selected_sub_head"])
+    post = posteriors[trainer.method.report_head][figures["selected_sub_head"]]
     data, labels = trainer.eval_dataset, trainer.scoring_labels()
     page = write_report(trainer.run, data.images, None if labels is None else labels.reshape(-1), post.argmax(1),
                         post.max(1), figures, class_names=data.class_names, title=f"{trainer.cfg.method} on {data.name}",
-                        features=trainer.predict_features(), dense=trainer.method.dense)
+                        features=prediction.features(trainer.method, trainer.eval_images), dense=trainer.method.dense)
     print(f"report: {page}")
     return 0
 
@@ -184,7 +216,9 @@ def cmd_grid(args: argparse.Namespace) -> int:
     spec = load_grid(args.spec)
     args.on_interrupt = (f"rerun 'infoclust grid {args.spec} --out {args.out}' to continue: finished cells are kept "
                          "and the interrupted one resumes from its last checkpoint")
+    made = missing_folders(Path(args.out).parent)
     run_grid(spec, args.seeds, args.out, datasets=args.datasets, progress=not args.quiet)
+    say_made(made)
     print(Path(args.out, "table.md").read_text(), end="")
     print(f"tables: {Path(args.out, 'table.md')}, table.csv and cells.csv (one line per run)")
     return 0
@@ -206,7 +240,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_config_show(args: argparse.Namespace) -> int:
     from .config import dump_yaml
-    from .engine import load_data, resolve_determinism, select_device
+    from .data.run_data import load_data
+    from .machine import resolve_determinism, select_device
     from .methods import resolve_config
 
     cfg = load_config(args.config, args.set, method=args.method, data__name=_data_name(args))
@@ -220,29 +255,45 @@ def cmd_config_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _keys_epilog() -> str:
-    from .config import DEFAULT_METHOD, config_keys
+def _keys_epilog(method: str) -> str:
+    from .methods import config_keys
 
-    keys = ", ".join(config_keys(DEFAULT_METHOD))
-    return textwrap.fill(f"config keys for --set (method {DEFAULT_METHOD}): {keys}.", width=100) + (
+    keys = ", ".join(config_keys(method))
+    return textwrap.fill(f"config keys for --set (method {method}): {keys}.", width=100) + (
         "\n\nThe values a method and dataset resolve to: infoclust config show --method M --data D")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def named_method(argv: list[str]) -> str:
+    """The registered method ``--method M`` names in ``argv`` (so ``--help`` lists its keys), else
+    the default one."""
+    from .methods import METHODS
+
+    for i, item in enumerate(argv):
+        name = argv[i + 1] if item == "--method" and i + 1 < len(argv) else item.partition("=")[2] \
+            if item.startswith("--method=") else None
+        if name in METHODS:
+            return name
+    return default_method()
+
+
+def build_parser(method: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="infoclust", description="Cluster unlabelled images by maximising mutual information.")
     parser.add_argument("--version", action="version", version=f"infoclust {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("train", help="train a method on a dataset into a run folder", epilog=_keys_epilog(),
+    p = sub.add_parser("train", help="train a method on a dataset into a run folder",
+                       epilog=_keys_epilog(method or default_method()),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--method", help="method name (default iic); see 'infoclust list'")
+    p.add_argument("--method", help=f"method name (default {default_method()}); see 'infoclust list'")
     p.add_argument("--data", help="dataset name or path (default digits)")
     p.add_argument("--config", help="YAML recipe, e.g. configs/iic-mnist.yaml")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. train.lr=2e-4 (repeatable)")
     p.add_argument("--seed", type=int)
     p.add_argument("--out", help="run folder to create (default runs/METHOD-DATA-sSEED)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run exactly where its last checkpoint left it")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress bar (nor step lines); the start, evaluation and "
+                                                        "stop lines and the figures stay")
+    p.add_argument("--silent", action="store_true", help="only the final figures (and errors)")
     p.add_argument("--nproc", type=int, default=1, metavar="N",
                    help="train one model on N processes of this machine (one per GPU, or gloo on CPU); "
                         "several machines: torchrun --nnodes ... -m infoclust train (README)")
@@ -303,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("config", help="print the config a method and dataset resolve to")
     actions = p.add_subparsers(dest="action", required=True)
     p = actions.add_parser("show", help="every config key with the value 'infoclust train' would use")
-    p.add_argument("--method", help="method name (default iic)")
+    p.add_argument("--method", help=f"method name (default {default_method()})")
     p.add_argument("--data", default=None, help="dataset name or path (default: the config's, else digits); read for its shape")
     p.add_argument("--config", help="YAML recipe to start from")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
@@ -313,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)
+    args = build_parser(named_method(argv)).parse_args(argv)
     args.argv = argv
     if getattr(args, "nproc", 1) < 1:
         print(f"infoclust: error: --nproc {args.nproc}: expected a positive number of processes", file=sys.stderr)

@@ -1,8 +1,11 @@
-"""Run configuration: dataclasses, YAML loading, ``key=value`` overrides and validation.
+"""Run configuration: the sections every method has, YAML loading, ``key=value`` overrides and
+validation against a config class.
 
-Values left as ``None`` / ``"auto"`` are filled from the dataset's shape by the method's
-``resolve`` step, so one recipe works for 8-px digits and 96-px STL alike. ``config.yaml`` in a run
-folder always holds the fully resolved values.
+This module knows no method: a method's config class (a ``RunConfig`` subclass) and preset come
+from the registry (``infoclust.methods.load_config`` puts them together). Values left as ``None`` /
+``"auto"`` are filled from the dataset's shape by the method's ``resolve`` step, so one recipe works
+for 8-px digits and 96-px STL alike. ``config.yaml`` in a run folder always holds the fully
+resolved values.
 """
 from __future__ import annotations
 
@@ -20,7 +23,6 @@ import yaml
 from .errors import ConfigError, DataError
 
 ON_COLLAPSE = ("stop", "continue")
-DEFAULT_METHOD = "iic"  # what runs when no method is named (``infoclust train`` without --method)
 
 
 @dataclass
@@ -61,7 +63,7 @@ class RunConfig:
     """The sections every method has. A method's config subclasses it with its own sections
     (``methods/base.py``); the YAML keeps one flat layout: method, seed, data, train, then the method's."""
 
-    method: str = DEFAULT_METHOD
+    method: str = ""  # the registered method's name (the registry's default when none is named)
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -124,16 +126,10 @@ def _from_dict(cls: type, data: dict, prefix: str = "") -> Any:
     return cls(**kwargs)
 
 
-def config_from_dict(data: dict) -> RunConfig:
-    """Build the method's config (``data["method"]``, default iic) from a nested dict, rejecting
-    unknown keys and wrong types. No preset is applied: this reads resolved configs as they are."""
-    from .methods import method_spec
-
-    data = data or {}
-    method = data.get("method", DEFAULT_METHOD)
-    if not isinstance(method, str):
-        raise ConfigError(f"config key 'method': expected a method name, got {method!r}")
-    return _from_dict(method_spec(method).config, data)
+def config_from_dict(data: dict, cls: type[RunConfig]) -> RunConfig:
+    """Build config class ``cls`` (the registered method's) from a nested dict, rejecting unknown
+    keys and wrong types. No preset is applied: this reads resolved configs as they are."""
+    return _from_dict(cls, data or {})
 
 
 def merge_dicts(base: dict, update: dict) -> dict:
@@ -189,26 +185,17 @@ def read_yaml(path: str | Path) -> dict:
     return data
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] = (), **top: Any) -> RunConfig:
-    """Method preset ← YAML file ← ``key=value`` overrides ← explicit values given as dotted keys.
-    What is still unset is chosen from the data's shape by the method (``resolve``), the same way for
-    the CLI, the Python API and the grid.
-
-    ``top`` keys use ``__`` for dots, e.g. ``load_config(method="iic", data__name="digits")``;
-    ``None`` values are ignored.
-    """
+def gather_config(path: str | Path | None = None, overrides: list[str] = (), **top: Any) -> dict:
+    """The user's values as one nested dict: YAML file ← ``key=value`` overrides ← explicit values
+    given as dotted keys (``top`` keys use ``__`` for dots, e.g. ``data__name="digits"``; ``None``
+    values are ignored). The method's preset goes under them (``infoclust.methods.load_config``)."""
     data: dict = read_yaml(path) if path else {}
     for text in overrides:
         data = merge_dicts(data, parse_override(text))
     for key, value in top.items():
         if value is not None:
             data = merge_dicts(data, nested(key.replace("__", "."), value))
-    from .methods import method_spec
-
-    method = data.get("method", DEFAULT_METHOD)
-    if not isinstance(method, str):
-        raise ConfigError(f"config key 'method': expected a method name, got {method!r}")
-    return config_from_dict(merge_dicts(method_spec(method).preset, data))
+    return data
 
 
 def validate_common(cfg: RunConfig) -> None:
@@ -233,50 +220,14 @@ def validate_common(cfg: RunConfig) -> None:
         raise ConfigError(f"train.threads = {t.threads}: expected 0 (automatic) or a positive number of threads")
 
 
-TINY_SIDE = 16  # images with a side up to this (the 8×8 digits) get a method's tiny-image defaults
-
-
-def is_tiny(side: int) -> bool:
-    """Whether images of this side (px) take a method's tiny-image defaults."""
-    return side <= TINY_SIDE
-
-
-def fill_image_defaults(cfg: RunConfig, sample_shape: tuple[int, ...], tiny: dict,
-                        paper: dict) -> tuple[RunConfig, int, int]:
-    """For a method of images: (``cfg`` with ``tiny`` or ``paper`` defaults filled by the image side,
-    channels C, side) of samples of shape (C, H, W); N×D vectors are refused in one line."""
-    if len(sample_shape) != 3:
-        raise DataError(f"{cfg.method} clusters images, but the data are {sample_shape[0]}-d feature vectors: "
-                        "use imsat")
-    c, h, w = sample_shape
-    side = min(h, w)
-    return fill_defaults(cfg, tiny if is_tiny(side) else paper), c, side
-
-
-def fill_defaults(cfg: RunConfig, defaults: dict) -> RunConfig:
-    """A copy of ``cfg`` with each dotted key of ``defaults`` ("section.key") set where it is None."""
-    sections = {}
-    for key, value in defaults.items():
-        section, name = key.split(".")
-        part = sections.setdefault(section, dataclasses.replace(getattr(cfg, section)))
-        if getattr(part, name) is None:
-            setattr(part, name, copy.deepcopy(value))  # lists stay the config's own
-    return dataclasses.replace(cfg, **sections)
-
-
-def config_keys(method: str) -> list[str]:
-    """Every dotted config key of ``method``'s config, in the order of ``config.yaml``."""
-    from .methods import method_spec
-
-    def keys(cls: type, prefix: str) -> list[str]:
-        hints = typing.get_type_hints(cls)
-        out = []
-        for f in dataclasses.fields(cls):
-            tp = hints[f.name]
-            out += keys(tp, f"{prefix}{f.name}.") if dataclasses.is_dataclass(tp) else [f"{prefix}{f.name}"]
-        return out
-
-    return keys(method_spec(method).config, "")
+def config_keys(cls: type) -> list[str]:
+    """Every dotted config key of config class ``cls``, in the order of ``config.yaml``."""
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        out += [f"{f.name}.{key}" for key in config_keys(tp)] if dataclasses.is_dataclass(tp) else [f.name]
+    return out
 
 
 def config_to_dict(cfg: RunConfig) -> dict:

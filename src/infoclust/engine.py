@@ -12,78 +12,31 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
-import shutil
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from .collapse import WINDOWS, collapse_reason
 from .config import RunConfig
-from .data import Dataset, dataset_path, load_dataset
+from .data import Dataset
+from .data.run_data import data_record, load_data
 from .distributed import DistContext, from_environment, init_process_group
 from .errors import CheckpointError, ConfigError, DataError, TrainingError
 from .evaluation import HeadTally, summarize_tallies
-from .machine import choose_threads, describe
+from .machine import choose_threads, configure_determinism, describe, resolve_determinism, select_device
 from .methods import StepContext, build_method, resolve_config
+from .prediction import posterior_chunks, sample_tensor
+from .progress import RunConsole
 from .rng import Rng
 from .runs import RunDir, atomic_write_text, json_safe
 
 LOG_EVERY = 10  # steps between "train" lines in metrics.jsonl (and host syncs for the loss parts)
-EVAL_CHUNK = 1024  # samples per forward pass during evaluation
 CURVE_KEYS = ("epoch", "step", "model_step", "time_s", "acc", "nmi", "ari", "nmi_geometric", "acc_mean",
               "selected_sub_head")
-
-
-def select_device(name: str, dist: DistContext = DistContext()) -> torch.device:
-    """``"auto"`` → this process's own GPU (cuda:local_rank) when there is one GPU per process of
-    this machine, else CPU (a GPU cannot be shared by two processes of one NCCL group); otherwise the
-    named device, which must exist."""
-    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    if name == "auto":
-        name = f"cuda:{dist.local_rank}" if gpus >= dist.local_world_size else "cpu"
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"train.device = '{name}': expected auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda" and not gpus:
-        raise ConfigError(f"train.device = '{name}' but CUDA is not available here: use auto or cpu")
-    if device.type == "cuda" and dist.local_world_size > gpus:
-        raise ConfigError(f"train.device = '{name}' with {dist.local_world_size} processes on this machine but "
-                          f"{gpus} GPU(s): expected one GPU per process (fewer processes, or train.device=cpu)")
-    if device.type == "cuda" and device.index is None and dist.local_world_size > 1:
-        device = torch.device("cuda", dist.local_rank)  # "cuda": each process its own GPU
-    return device
-
-
-def resolve_determinism(setting: bool | None, device: torch.device) -> bool:
-    """``train.deterministic`` as a run uses it: unset = on, on every device (free on the CPU; 6 % of
-    IIC's step on an H100 with the step replayed as a CUDA graph, docs/RESULTS.md)."""
-    return True if setting is None else setting
-
-
-def configure_determinism(on: bool) -> None:
-    """Deterministic kernels (and cuBLAS's fixed workspace) when ``on``: same seed, same numbers on
-    CUDA as on CPU; off lets cuDNN pick the fastest, possibly nondeterministic, algorithms."""
-    if on:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(on)
-    # deterministic mode would also fill every new tensor with NaN (one kernel per allocation, a
-    # third of the launches of a small GPU step): a debugging aid, not needed for equal numbers
-    torch.utils.deterministic.fill_uninitialized_memory = False
-    torch.backends.cudnn.deterministic = on
-    torch.backends.cudnn.benchmark = not on
-
-
-def sample_tensor(dataset: Dataset) -> torch.Tensor:
-    """The dataset's samples as a tensor: uint8 N×C×H×W images or float32 N×D vectors."""
-    return torch.from_numpy(np.ascontiguousarray(dataset.images))
 
 
 @dataclass
@@ -95,6 +48,7 @@ class Progress:
     global_step: int = 0
     elapsed_s: float = 0.0
     stopped_by_budget: bool = False
+    stop_reason: str = ""  # why the run stopped: "epochs" (all passes done) or "budget" (summary.json's stopped_by)
     reported_step: int | None = None  # the step whose model is reported, when not the last one
     recent_losses: list[float] = field(default_factory=list)  # mean loss of the last log windows
     collapsed_at_step: int | None = None  # where a collapse was seen (train.on_collapse = continue)
@@ -151,31 +105,33 @@ class Trainer:
     ``dist``: this process's place in a distributed run (one process by default); ``training``:
     False when ``dataset`` is only predicted (any number of samples will do); ``prepare``: False
     for a trainer that only predicts, which skips the method's per-dataset precomputation (IMSAT's
-    radii: a nearest-neighbour search over every sample).
+    radii: a nearest-neighbour search over every sample). ``progress``: the progress bar (a step
+    line a minute where stderr is no terminal); ``lines``: the start, evaluation and stop lines
+    (default: as ``progress``).
     """
 
     def __init__(self, cfg: RunConfig, dataset: Dataset, run: RunDir | None = None, progress: bool = True,
                  eval_dataset: Dataset | None = None, dist: DistContext = DistContext(), training: bool = True,
-                 prepare: bool = True):
+                 prepare: bool = True, lines: bool | None = None):
         images = sample_tensor(dataset)
         shape = tuple(images.shape[1:])
-        self.cfg = resolve_config(cfg, shape, dataset.n_classes, len(dataset) if training else None)
+        labelled = dataset.from_labelled_parts()
+        self.cfg = resolve_config(cfg, shape, dataset.n_classes, len(dataset) if training else None,
+                                  labelled_parts=labelled is not None, processes=dist.world_size)
         self.dataset, self.run, self.dist = dataset, run, dist
         self.eval_dataset = eval_dataset if eval_dataset is not None else dataset
         if tuple(self.eval_dataset.images.shape[1:]) != shape:
             raise DataError(f"the evaluation split has samples of shape {tuple(self.eval_dataset.images.shape[1:])}; "
                             f"expected {shape} like the training split")
-        self.show_progress = progress and dist.is_main
+        self.show_progress = progress and dist.is_main  # the bar (a step line a minute off a terminal)
+        self.show_lines = (progress if lines is None else lines) and dist.is_main  # start, evaluation, stop lines
+        self.resumed_from: int | None = None  # the step a resumed run continues from (0: no checkpoint yet)
         t = self.cfg.train
-        if t.batch_size % dist.world_size:
-            raise ConfigError(f"train.batch_size = {t.batch_size} does not split over {dist.world_size} processes: "
-                              "expected a multiple of the process count")
         torch.set_num_threads(choose_threads(t.threads, dist.local_world_size))
         self.device = select_device(t.device, dist)
         t.deterministic = resolve_determinism(t.deterministic, self.device)
         configure_determinism(t.deterministic)
         self.images = images.to(self.device)  # images or vectors: the training samples
-        labelled = dataset.from_labelled_parts()
         self.labelled = None if labelled is None else torch.from_numpy(labelled).to(self.device)
         self.eval_images = self.images if eval_dataset is None else sample_tensor(eval_dataset).to(self.device)
         torch.manual_seed(self.cfg.seed)
@@ -259,23 +215,6 @@ class Trainer:
             self.run.truncate_metrics(ckpt["metrics_bytes"])
 
     # ----------------------------------------------------------------- evaluation
-    @torch.no_grad()
-    def posterior_chunks(self, samples: torch.Tensor | None = None) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
-        """(first index, {head: h×b×K posteriors}) of every ``EVAL_CHUNK`` of the evaluation samples
-        (or of ``samples``), evaluation view; a dense method's b counts pixels."""
-        samples = self.eval_images if samples is None else samples
-        for start in range(0, len(samples), EVAL_CHUNK):
-            chunk = self.method.predict(samples[start:start + EVAL_CHUNK].to(self.device))
-            yield start, {head: post.float().cpu().numpy() for head, post in chunk.items()}
-
-    def predict_posteriors(self, samples: torch.Tensor | None = None) -> dict[str, np.ndarray]:
-        """{head: h×N×K posteriors} of every evaluation sample (or of ``samples``), evaluation view."""
-        chunks: dict[str, list[np.ndarray]] = {}
-        for _, posteriors in self.posterior_chunks(samples):
-            for head, post in posteriors.items():
-                chunks.setdefault(head, []).append(post)
-        return {head: np.concatenate(parts, axis=1) for head, parts in chunks.items()}
-
     def scoring_labels(self) -> np.ndarray | None:
         """The evaluation labels that can score this method's posteriors, one row per sample (its
         label, or its pixels' labels for a dense method), or None: none, or of the other kind."""
@@ -283,13 +222,6 @@ class Trainer:
         if data.labels is None or data.is_dense != self.method.dense:
             return None
         return data.labels.reshape(len(data), -1)
-
-    @torch.no_grad()
-    def predict_features(self) -> np.ndarray:
-        """N×D embedding (the method's ``features``) of every evaluation sample."""
-        parts = [self.method.features(self.eval_images[i:i + EVAL_CHUNK].to(self.device)).float().cpu().numpy()
-                 for i in range(0, len(self.eval_images), EVAL_CHUNK)]
-        return np.concatenate(parts)
 
     @torch.no_grad()
     def selection_scores(self) -> np.ndarray | None:
@@ -315,19 +247,16 @@ class Trainer:
             raise CheckpointError("this run has no evaluation yet: train it (or resume it) first")
         return self.last_eval["selected_sub_head"]
 
-    def reported_posteriors(self, posteriors: dict[str, np.ndarray], sub_head: int) -> np.ndarray:
-        """N×K posteriors of the reported head's ``sub_head``."""
-        return posteriors[self.method.report_head][sub_head]
-
     @torch.no_grad()
     def evaluate(self, posteriors: dict[str, np.ndarray] | None = None) -> dict:
         """Figures of the current model on the evaluation samples (labels used only for scoring),
         accumulated chunk by chunk (``evaluation.HeadTally``): a segmentation set's posteriors per
-        pixel are never held at once. ``posteriors``: those of ``predict_posteriors``, when the
-        caller holds them already."""
+        pixel are never held at once. ``posteriors``: those of ``prediction.posteriors`` of the
+        evaluation samples, when the caller holds them already."""
         labels = self.scoring_labels()
         tallies: dict[str, HeadTally] = {}
-        for start, chunk in self.posterior_chunks() if posteriors is None else [(0, posteriors)]:
+        chunks = posterior_chunks(self.method, self.eval_images) if posteriors is None else [(0, posteriors)]
+        for start, chunk in chunks:
             for head, post in chunk.items():
                 n = post.shape[1] // (1 if labels is None else labels.shape[1])  # samples in this chunk
                 part = None if labels is None else labels[start:start + n].reshape(-1)
@@ -356,24 +285,56 @@ class Trainer:
     # ----------------------------------------------------------------- training
     def fit(self) -> dict:
         """Train until ``train.epochs`` passes (or ``train.budget_minutes``) and return the last figures."""
-        bar = self._progress_bar()
-        while not self._done():
-            self._train_pass(bar)
-            self._close_pass()
-            if self._evaluation_due():
-                self._evaluate_and_checkpoint(bar)
-        bar.close()
-        return self._finish()
+        console = RunConsole(self.cfg.train.epochs * self.steps_per_epoch, self.state.global_step,
+                             f"{self.cfg.method} {self.dataset.name}", self.show_progress, self.show_lines)
+        console.say(self.plan())
+        try:
+            while not self._done():
+                self._train_pass(console)
+                self._close_pass()
+                if self._evaluation_due():
+                    self._evaluate_and_checkpoint(console)
+        finally:
+            console.close()
+        figures = self._finish()
+        if self.state.stop_reason:
+            console.say(self.stop_line())
+        return figures
 
-    def _progress_bar(self) -> tqdm:
-        total = self.cfg.train.epochs * self.steps_per_epoch
-        return tqdm(total=total, initial=self.state.global_step, unit="step", disable=not self.show_progress,
-                    dynamic_ncols=True, desc=f"{self.cfg.method} {self.dataset.name}")
+    def plan(self) -> str:
+        """One line: what this run will do (method, data, device and processes, length, folder)."""
+        t, s = self.cfg.train, self.state
+        shape = "×".join(map(str, self.images.shape[1:]))
+        length = f"{t.epochs} passes of {self.steps_per_epoch} steps (batch {t.batch_size})"
+        if t.budget_minutes:
+            length += f" or {t.budget_minutes:g} minutes of training, whichever ends first"
+        where = f"{self.device}" + (f", {self.dist.world_size} processes" if self.dist.active
+                                     else f", {torch.get_num_threads()} threads")
+        folder = "no run folder" if self.run is None else f"run folder {self.run.root}"
+        if self.resumed_from is not None:
+            folder += f", resumed at step {s.global_step} (pass {s.epoch + 1})" if self.resumed_from else \
+                ", which had no checkpoint yet: starting over from step 0"
+        return (f"{self.cfg.method} on {self.dataset.name}: {len(self.images)} samples of {shape}; {length}; "
+                f"{where}; {folder}")
+
+    def stop_line(self) -> str:
+        """One line: why the run stopped."""
+        s = self.state
+        if s.stop_reason == "budget":
+            why = f"the {self.cfg.train.budget_minutes:g}-minute budget ran out in pass {s.epoch + 1} of {self.cfg.train.epochs}"
+        else:
+            why = f"all {self.cfg.train.epochs} passes done"
+        collapsed = "" if s.collapsed_at_step is None else f"; collapsed at step {s.collapsed_at_step}"
+        return f"stopped at step {s.global_step}: {why} ({s.elapsed_s / 60:.1f} minutes of training){collapsed}"
 
     def _done(self) -> bool:
-        return self.state.epoch >= self.cfg.train.epochs or self.state.stopped_by_budget
+        s = self.state
+        if s.stopped_by_budget or s.epoch >= self.cfg.train.epochs:
+            s.stop_reason = "budget" if s.stopped_by_budget else "epochs"
+            return True
+        return False
 
-    def _train_pass(self, bar: tqdm) -> None:
+    def _train_pass(self, console: RunConsole) -> None:
         """Steps of the current pass until its end or the budget; logs every ``LOG_EVERY`` steps."""
         t, s = self.cfg.train, self.state
         budget_s = t.budget_minutes * 60 if t.budget_minutes else math.inf
@@ -389,18 +350,20 @@ class Trainer:
             s.step_in_epoch += 1
             s.global_step += 1
             seen += len(idx) * self.dist.world_size
-            bar.update(1)
             if s.global_step % LOG_EVERY == 0:
-                self._log_window(bar, seen / max(time.perf_counter() - window_start, 1e-9))
+                console.step(s.global_step, self._log_window(seen / max(time.perf_counter() - window_start, 1e-9)))
                 seen, window_start = 0, time.perf_counter()
+            else:
+                console.step(s.global_step, {})
             if self.dist.any(s.elapsed_s >= budget_s, self.device):
                 s.stopped_by_budget = True
                 return
             if self._checkpoint_due():
                 self.checkpoint()
 
-    def _log_window(self, bar: tqdm, rate: float) -> None:
-        """One "train" line: each loss part's mean since the last line; a non-finite loss stops the run."""
+    def _log_window(self, rate: float) -> dict[str, str]:
+        """One "train" line: each loss part's mean since the last line; a non-finite loss stops the
+        run. Returns the figures to show (pass, parts, images per second)."""
         parts = self.window.means(self.dist)
         self.window.clear()
         if not all(math.isfinite(v) for v in parts.values()):
@@ -412,10 +375,10 @@ class Trainer:
         if watched in parts:
             self.state.recent_losses = [*self.state.recent_losses, parts[watched]][-WINDOWS:]
         name = self.method.pass_name(self.state.epoch)
-        bar.set_postfix({"pass": name, **{k: f"{v:.4f}" for k, v in parts.items()}, "img_s": f"{rate:.0f}"})
         if self.run is not None and self.dist.is_main:
             self.run.append_metrics({"kind": "train", "epoch": self.state.epoch, "step": self.state.global_step,
                                      "pass": name, **parts, "img_s": rate, "time_s": round(self.state.elapsed_s, 2)})
+        return {"pass": name, **{k: f"{v:.4f}" for k, v in parts.items()}, "img_s": f"{rate:.0f}"}
 
     def _check_collapse(self, figures: dict) -> None:
         """Stop (``train.on_collapse = stop``) or note in the summary a collapsed clustering."""
@@ -427,8 +390,8 @@ class Trainer:
             raise TrainingError(f"training collapsed by step {s.global_step}: {reason}; try a lower train.lr "
                                 f"(now {self.cfg.train.lr:g}); {self._kept()}; train.on_collapse=continue trains on regardless")
         s.collapsed_at_step = s.global_step
-        if self.show_progress:
-            tqdm.write(f"collapse at step {s.global_step}: {reason}; training goes on (train.on_collapse=continue)")
+        if self.show_lines:
+            print(f"collapse at step {s.global_step}: {reason}; training goes on (train.on_collapse=continue)")
 
     def _kept(self) -> str:
         """What a run stopped by a failure leaves to resume from."""
@@ -462,13 +425,13 @@ class Trainer:
     def _evaluation_due(self) -> bool:
         return self._done() or (self.run is not None and self.state.epoch % self.cfg.train.eval_every == 0)
 
-    def _evaluate_and_checkpoint(self, bar: tqdm) -> None:
+    def _evaluate_and_checkpoint(self, console: RunConsole) -> None:
         if self.dist.is_main:
             figures = self._log_eval()
-            if "acc" in figures and self.show_progress:
+            if "acc" in figures:
                 heads = "" if len(figures["acc_per_sub_head"]) == 1 else \
                     f"  (sub-head {figures['selected_sub_head']}, mean ACC {figures['acc_mean']:.4f})"
-                bar.write(f"epoch {self.state.epoch}: ACC {figures['acc']:.4f}  NMI {figures['nmi']:.4f}  "
+                console.say(f"epoch {self.state.epoch}: ACC {figures['acc']:.4f}  NMI {figures['nmi']:.4f}  "
                           f"ARI {figures['ari']:.4f}{heads}")
             self.checkpoint()
         self.dist.barrier()
@@ -482,86 +445,20 @@ class Trainer:
             self._log_eval()
         if self.run is not None:
             collapsed = {} if self.state.collapsed_at_step is None else {"collapsed_at_step": self.state.collapsed_at_step}
-            summary = {**self.last_eval, **collapsed, "curve": self.curve, "processes": self.dist.world_size,
-                       "machine": describe(self.device)}
+            summary = {**self.last_eval, **collapsed, "stopped_by": self.state.stop_reason, "curve": self.curve,
+                       "processes": self.dist.world_size, "machine": describe(self.device)}
             atomic_write_text(self.run.summary_path, json.dumps(json_safe(summary), indent=2))
         return self.last_eval
 
 
-def load_data(cfg: RunConfig, progress: bool = True, record: dict | None = None,
-              run_root: Path | None = None, eval_split: str | None = None) -> tuple[Dataset, Dataset | None]:
-    """The training split and, when ``data.eval_split`` (or ``eval_split``, which overrides it)
-    names another one, the evaluation split. ``record``: a run's ``data.json``; the data are then
-    read from the path it resolved (whatever the working directory) and must match its
-    fingerprints (an overriding evaluation split has none to match)."""
-    d = cfg.data
-    name = data_source(cfg, record)
-    wanted = d.eval_split if eval_split is None else eval_split
-    train_data = load_dataset(name, split=d.split, root=d.root, progress=progress)
-    eval_data = None
-    if wanted is not None and wanted != d.split:
-        eval_data = load_dataset(name, split=wanted, root=d.root, progress=progress)
-    if record:
-        _check_fingerprint(record.get("train"), train_data, "train", name, run_root)
-        if eval_split is None:
-            _check_fingerprint(record.get("eval"), eval_data, "eval", name, run_root)
-    return train_data, eval_data
-
-
-def data_source(cfg: RunConfig, record: dict | None) -> str:
-    """What to load a run's data from: the path its ``data.json`` resolved when it still exists,
-    else the configured name (whatever the working directory)."""
-    if record and record.get("path") and Path(record["path"]).exists():
-        return record["path"]
-    return cfg.data.name
-
-
-def data_record(cfg: RunConfig, train_data: Dataset, eval_data: Dataset | None) -> dict:
-    """``data.json`` of a run: the data's name, its resolved path (None for a named dataset) and
-    the fingerprints (count, shape, SHA-256) of the training and evaluation samples."""
-    return {"name": cfg.data.name, "path": dataset_path(cfg.data.name),
-            "train": train_data.fingerprint(), "eval": None if eval_data is None else eval_data.fingerprint()}
-
-
-def _check_fingerprint(want: dict | None, data: Dataset | None, which: str, source: str, run_root: Path | None) -> None:
-    if want is None or data is None:
-        return
-    have = data.fingerprint()
-    if have != want:
-        def describe_data(fp: dict) -> str:
-            return f"{fp['count']} samples of shape {tuple(fp['shape'])}, sha256 {fp['sha256'][:12]}"
-
-        raise DataError(f"the {which} data '{source}' ({describe_data(have)}) are not those run '{run_root}' was "
-                        f"trained on ({describe_data(want)}): expected the same data; restore them or start a new run")
-
-
-@contextmanager
-def _writing(run: RunDir, dist: DistContext, new: bool):
-    """Hold ``run`` for writing (rank 0); a new run that fails before its config is written leaves
-    nothing behind (no orphan folder)."""
-    if not dist.is_main:
-        yield
-        return
-    created_root = new and not run.root.exists()
-    created_lock = new and not (run.root / ".lock").exists()
-    with run.lock():
-        try:
-            yield
-        except BaseException:
-            if new and not run.config_path.exists():
-                if created_root:
-                    shutil.rmtree(run.root, ignore_errors=True)
-                elif created_lock:
-                    (run.root / ".lock").unlink(missing_ok=True)
-            raise
-
-
-def train(cfg: RunConfig | None, out: str | Path, resume: bool = False, progress: bool = True) -> dict:
+def train(cfg: RunConfig | None, out: str | Path, resume: bool = False, progress: bool = True,
+          lines: bool | None = None) -> dict:
     """Train into run folder ``out`` (new), or continue it with ``resume=True``; returns the figures.
-    Under torchrun (WORLD_SIZE > 1) every process calls this; rank 0 alone writes."""
+    Under torchrun (WORLD_SIZE > 1) every process calls this; rank 0 alone writes. ``progress``:
+    the progress bar; ``lines``: the start, evaluation and stop lines (default: as ``progress``)."""
     dist = from_environment()
     run = RunDir.existing(out) if resume else RunDir(out)
-    with _writing(run, dist, new=not resume):
+    with run.writing(dist.is_main, new=not resume):
         if resume:
             cfg = run.read_config()
         elif run.config_path.exists():
@@ -570,7 +467,7 @@ def train(cfg: RunConfig | None, out: str | Path, resume: bool = False, progress
         init_process_group(dist, device)
         record = run.read_data_record() if resume else None
         train_data, eval_data = load_data(cfg, progress and dist.is_main, record, run.root)
-        trainer = Trainer(cfg, train_data, run, progress, eval_dataset=eval_data, dist=dist)
+        trainer = Trainer(cfg, train_data, run, progress, eval_dataset=eval_data, dist=dist, lines=lines)
         if dist.is_main and record is None:
             run.write_data_record(data_record(cfg, train_data, eval_data))
         if not resume:
@@ -578,8 +475,11 @@ def train(cfg: RunConfig | None, out: str | Path, resume: bool = False, progress
                 run.write_config(trainer.cfg)
         elif run.has_checkpoint():
             trainer.restore(truncate_log=True)
-        elif dist.is_main:  # stopped before its first checkpoint: it starts over, so its old log lines go
-            run.truncate_metrics(0)
+            trainer.resumed_from = trainer.state.global_step
+        else:  # stopped before its first checkpoint: it starts over, so its old log lines go
+            trainer.resumed_from = 0
+            if dist.is_main:
+                run.truncate_metrics(0)
         dist.barrier()
         return trainer.fit()
 

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import DEFAULT_METHOD, config_from_dict, merge_dicts, nested, read_yaml
+from .config import merge_dicts, nested, read_yaml
 from .errors import ConfigError
+from .methods import METHODS, config_from_dict, default_method
 from .report import plot_grid
 from .runs import atomic_write_text
 
@@ -60,7 +61,7 @@ def load_grid(path: str | Path) -> GridSpec:
         raise ConfigError(f"grid spec '{path}': 'datasets' must be a non-empty list of dataset names or paths")
     recipe = read_yaml(Path(path).parent / str(data["recipe"])) if data.get("recipe") else {}
     spec = GridSpec(data.get("base") or {}, [str(d) for d in datasets],
-                    [Row(str(r["name"]), str(r.get("method", DEFAULT_METHOD)), r.get("set") or {}) for r in rows],
+                    [Row(str(r["name"]), str(r.get("method") or default_method()), r.get("set") or {}) for r in rows],
                     data.get("paper") or {}, data.get("per_dataset") or {}, recipe)
     folders = [slug(r.name) for r in spec.rows]
     if len(set(folders)) != len(folders):
@@ -78,8 +79,6 @@ GRID_DEFAULTS = {"train": {"on_collapse": "continue"}}  # a collapsed cell is a 
 def cell_config(spec: GridSpec, row: Row, dataset: str, seed: int):
     """The RunConfig of one cell: preset ← grid defaults ← recipe ← base ← per-dataset ← row
     overrides ← dataset and seed."""
-    from .methods import METHODS
-
     if row.method not in METHODS:
         raise ConfigError(f"grid row '{row.name}': unknown method '{row.method}': expected one of {', '.join(METHODS)}")
     data = merge_dicts(METHODS[row.method].preset, GRID_DEFAULTS)

@@ -34,16 +34,18 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 from tqdm import tqdm
 
+from . import prediction
+from .data import Dataset, load_dataset
+from .data.run_data import data_source
 from .distributed import DistContext
-from .data.dataset import Dataset
 from .errors import ConfigError, DataError
 from .evaluation import contingency
 from .methods import build_method
 from .methods.base import FeatureNetwork
+from .prediction import chunked, sample_tensor
 
 PROTOCOLS = ("linear", "overcluster", "finetune")
 LAYERS = ("trunk", "conv", "y")
-CHUNK = 1024  # samples per forward pass when extracting outputs
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,7 @@ def layer_outputs(network: FeatureNetwork, samples: torch.Tensor, layer: str) ->
         hook = convs[-1].register_forward_pre_hook(
             lambda module, args: captured.append(args[0].mean(dim=(2, 3)).float().cpu().numpy()))
     try:
-        outputs = [network(samples[i:i + CHUNK]).float().cpu().numpy() for i in range(0, len(samples), CHUNK)]
+        outputs = [out.float().cpu().numpy() for _, out in chunked(network, samples, samples.device)]
     finally:
         if hook is not None:
             hook.remove()
@@ -191,17 +193,13 @@ def finetune(network: FeatureNetwork, fit: torch.Tensor, fit_labels: np.ndarray,
             loss.backward()
             optimizer.step()
     model.eval()
-    with torch.no_grad():
-        predicted = torch.cat([model(scored[i:i + CHUNK]).argmax(1) for i in range(0, len(scored), CHUNK)]).cpu()
+    predicted = torch.cat([out.argmax(1) for _, out in chunked(model, scored, scored.device)]).cpu()
     return float((predicted.numpy() == scored_labels).mean())
 
 
 def _split_of(trainer, split: str) -> tuple[torch.Tensor, Dataset]:
     """(samples on the device, dataset) of ``split`` of the run's dataset: what the trainer already
     holds when it is that split, else read."""
-    from .data import load_dataset
-    from .engine import data_source, sample_tensor
-
     for data, samples in ((trainer.eval_dataset, trainer.eval_images), (trainer.dataset, trainer.images)):
         if data.split == split:
             return samples, data
@@ -248,13 +246,13 @@ def probe(run_dir: str | Path, settings: ProbeSettings, progress: bool = False) 
     if settings.protocol == "linear":
         if settings.layer == "y":
             sub_head = trainer.selected_sub_head
-            fit_out, scored_out = (trainer.reported_posteriors(trainer.predict_posteriors(x), sub_head) for x in (fit, scored))
+            fit_out, scored_out = (prediction.reported(method, x, sub_head) for x in (fit, scored))
         else:
             fit_out, scored_out = (layer_outputs(method.feature_network(), x, settings.layer) for x in (fit, scored))
         detail["dim"] = int(fit_out.shape[1])
         accuracy = linear_probe(fit_out, fit_labels, scored_out, scored_labels, settings.seed)
     elif settings.protocol == "overcluster":
-        fit_post, scored_post = trainer.predict_posteriors(fit), trainer.predict_posteriors(scored)
+        fit_post, scored_post = prediction.posteriors(method, fit), prediction.posteriors(method, scored)
         head = max(fit_post, key=lambda h: (fit_post[h].shape[2], h == method.report_head))
         fit_clusters, scored_clusters = fit_post[head].argmax(axis=2), scored_post[head].argmax(axis=2)  # sub-heads × n
         sub_head = int(np.argmax([many_to_one(c, fit_labels, c, fit_labels) for c in fit_clusters]))

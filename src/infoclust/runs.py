@@ -4,7 +4,8 @@
 Every file is written to a temporary name in the same folder, flushed to disk and renamed into
 place, so a run killed at any moment, or a disk that fills up, leaves the previous good version
 intact. One process at a time may write a run folder (``RunDir.lock``, an advisory ``flock`` that
-the kernel drops when its process dies, so a killed run leaves no stale lock). Checkpoints are
+the kernel drops when its process dies, so a killed run's ``.lock`` is taken over; a run that ends
+removes it). Checkpoints are
 safetensors files with their plain values as JSON (``checkpoint_file``): nothing is unpickled.
 Reading a run (evaluate, predict, report) never writes to it.
 """
@@ -15,6 +16,7 @@ import fcntl
 import json
 import math
 import os
+import shutil
 import tempfile
 import warnings
 from contextlib import contextmanager
@@ -24,8 +26,9 @@ from typing import Any, Iterator
 import torch
 
 from .checkpoint_file import decode, encode
-from .config import RunConfig, config_from_dict, dump_yaml, read_yaml
+from .config import RunConfig, dump_yaml, read_yaml
 from .errors import CheckpointError, ConfigError, RunFolderError
+from .methods import config_from_dict
 
 
 _UMASK = os.umask(0)
@@ -129,30 +132,62 @@ class RunDir:
     @contextmanager
     def lock(self) -> Iterator[None]:
         """Hold the run folder for writing (creating it if needed); a second writer gets a
-        ``RunFolderError`` naming the process that holds it. The lock dies with its process."""
+        ``RunFolderError`` naming the process that holds it. ``.lock`` exists while a process holds
+        it and is removed when the holder ends; a killed holder's file stays, but its ``flock`` dies
+        with the process, so the next writer takes the folder over."""
         path = self.root / ".lock"
+        fh = self._take_lock(path)
         try:
-            if self.root.exists() and not self.root.is_dir():
-                raise RunFolderError(f"'{self.root}' is a file; expected a run folder (new or made by 'infoclust train')")
-            self.root.mkdir(parents=True, exist_ok=True)
-            fh = open(path, "a+")
-        except OSError as error:
-            raise write_failure(error, path) from None
-        try:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                fh.seek(0)
-                holder = fh.read().strip() or "another process"
-                raise RunFolderError(f"run folder '{self.root}' is being written by {holder}: "
-                                     "wait for it to end, or choose another --out") from None
             fh.seek(0)
             fh.truncate()
             fh.write(f"process {os.getpid()} on {os.uname().nodename}\n")
             fh.flush()
             yield
         finally:
+            path.unlink(missing_ok=True)  # still held: no other process can hold this file now
             fh.close()
+
+    def _take_lock(self, path: Path):
+        """The open, ``flock``-ed ``.lock`` file; retried when the file was removed (by a holder that
+        ended) between opening it and locking it, so two writers never hold two files."""
+        while True:
+            try:
+                if self.root.exists() and not self.root.is_dir():
+                    raise RunFolderError(f"'{self.root}' is a file; expected a run folder (new or made by 'infoclust train')")
+                self.root.mkdir(parents=True, exist_ok=True)
+                fh = open(path, "a+")
+            except OSError as error:
+                raise write_failure(error, path) from None
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                holder = fh.read().strip() or "another process"
+                fh.close()
+                raise RunFolderError(f"run folder '{self.root}' is being written by {holder}: "
+                                     "wait for it to end, or choose another --out") from None
+            try:
+                if os.stat(path).st_ino == os.fstat(fh.fileno()).st_ino:
+                    return fh
+            except FileNotFoundError:
+                pass
+            fh.close()
+
+    @contextmanager
+    def writing(self, is_main: bool, new: bool) -> Iterator[None]:
+        """Hold the folder for writing (the main process alone); a new run that fails before its
+        config is written leaves nothing behind (no orphan folder)."""
+        if not is_main:
+            yield
+            return
+        created_root = new and not self.root.exists()
+        with self.lock():
+            try:
+                yield
+            except BaseException:
+                if created_root and not self.config_path.exists():
+                    shutil.rmtree(self.root, ignore_errors=True)
+                raise
 
     @classmethod
     def existing(cls, root: str | Path) -> "RunDir":

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from infoclust.config import load_config
+from infoclust.methods import load_config
 from infoclust.data import load_dataset
 from infoclust.engine import Trainer
 from infoclust.methods import METHODS, StepContext
@@ -178,7 +178,8 @@ def test_vectors_are_refused_in_one_line():
     from infoclust.errors import DataError
     from infoclust.methods import resolve_config
 
-    with pytest.raises(DataError, match="dccs clusters images, but the data are 64-d feature vectors: use imsat"):
+    with pytest.raises(DataError, match=r"dccs clusters images, but the data are 64-d feature vectors: expected images \(C, H, W\), "
+                                          r"or a method of vectors"):
         resolve_config(load_config(None, [], method="dccs"), (64,), 10, 100)
 
 
@@ -228,10 +229,8 @@ def test_the_collapse_check_watches_the_augmentation_term(digits):
     trainer = Trainer(load_config(None, quick(), method="dccs"), digits, progress=False)
     assert trainer.method.watched_loss == "aug"
     assert trainer.method.diagnose({"wasserstein": 3.0, "gp": 0.1, "aug": 0.0}) is None
-    from tqdm import tqdm
-
     trainer.window.add({"loss": torch.tensor(1.0), "aug": torch.tensor(0.25)})
-    trainer._log_window(tqdm(disable=True), 1.0)
+    trainer._log_window(1.0)
     assert trainer.state.recent_losses == [0.25]  # the augmentation KL, not the adversarial loss
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from infoclust.config import load_config
+from infoclust.methods import load_config
 from infoclust.data import load_dataset
 from infoclust.engine import Trainer
 from infoclust.methods import METHODS, StepContext

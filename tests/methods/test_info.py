@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from infoclust.config import load_config
+from infoclust.methods import load_config
 from infoclust.data import Dataset, load_dataset
 from infoclust.engine import Trainer
+from infoclust.methods.head_passes import total
 from infoclust.errors import ConfigError
 from infoclust.methods import StepContext
 from infoclust.rng import Rng
@@ -63,7 +64,7 @@ def test_regulariser_changes_the_loss_and_weight_zero_does_not():
         t.method.model.train()
         for head in ("A", "B"):  # the random source lives on the method's device (CPU or CUDA)
             ctx = StepContext(0, 0, Rng.seeded(1, t.device), torch.arange(64, device=t.device))
-            losses[name, head] = t.method._losses(x, head, ctx).detach()
+            losses[name, head] = total(t.method._losses(x, head, ctx)).detach()
     assert torch.allclose(losses["none", "B"], losses["zero", "B"])
     assert (losses["vat", "B"] > losses["none", "B"]).all()  # KL ≥ 0 adds a positive amount
     assert torch.allclose(losses["vat", "A"], losses["none", "A"])  # regularisers act on the main head only

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from infoclust.cli import main
-from infoclust.config import load_config
+from infoclust.methods import load_config
 from infoclust.data.segmentation import write_segmentation_folder
 from infoclust.engine import train
 from infoclust.errors import InfoclustError

@@ -3,10 +3,10 @@ paper's equation in each docstring.
 
 - ``posteriors``: on cluster posteriors (IIC for images and, per pixel, for segmentation; IMSAT; the
   KL regulariser of Peng et al.);
-- ``dccs``: DCCS's gradient penalty, JSD MI, augmentation KL and reconstruction;
+- ``divergences``: DCCS's gradient penalty, JSD MI, augmentation KL and reconstruction;
 - ``swav``: IMC-SwAV's Sinkhorn codes, swapped prediction, MI with the prototypes, logit penalty.
 """
-from .dccs import augmentation_kl, gradient_penalty, jsd_mi_loss, reconstruction_loss
+from .divergences import augmentation_kl, gradient_penalty, jsd_mi_loss, reconstruction_loss
 from .posteriors import (EPS, Reduce, dense_iic_loss, displaced_joints, entropy, iic_loss, imsat_loss,
                          joint_distribution, joint_loss, kl_divergence, marginal_mi, no_reduce, paired_mi)
 from .swav import imc_mi_loss, logit_penalty, sinkhorn, swapped_prediction_loss

@@ -8,7 +8,7 @@ checks every registered method against this contract.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, runtime_checkable
+from typing import Callable
 
 import torch
 from torch import nn
@@ -39,58 +39,89 @@ class StepContext:
     labelled: torch.Tensor | None = None
 
 
-@runtime_checkable
-class Method(Protocol):
+@dataclass(frozen=True)
+class DataFacts:
+    """What a method may know of its data before the first step (``resolve`` and ``validate`` take
+    it): ``shape`` of one sample, (C, H, W) images or (D,) vectors; ``n_classes`` when the data name
+    them (a default for ``model.n_clusters``, never a training signal); ``n_samples``: the training
+    samples, None when the data are only predicted; ``labelled_parts``: whether some samples come
+    from a labelled part of the source (``StepContext.labelled``); ``processes``: how many processes
+    share each global batch; ``name``: the dataset's name or path."""
+
+    shape: tuple[int, ...]
+    n_classes: int | None = None
+    n_samples: int | None = None
+    labelled_parts: bool = False
+    processes: int = 1
+    name: str = ""
+
+
+class Method:
     """A clustering method: owns its views, modules, optimisers and schedules.
 
     Built as ``spec.build(cfg, sample_shape, device, dist)`` with ``sample_shape`` (C, H, W) for
     images or (D,) for vectors; samples arrive as uint8 B×C×H×W images or float32 B×D vectors on
-    ``device``.
+    ``device``. This class carries the contract's defaults: a method overrides what it uses and
+    must write ``train_step``, ``predict``, ``features``, ``feature_network`` and the state pair.
     """
 
-    device: torch.device
     report_head: str  # the head whose posteriors are the reported clustering
-    watched_loss: str  # the loss part that stops moving when the clustering collapses (collapse.py)
-    dense: bool  # posteriors per pixel (segmentation: ``predict`` gives h×(B·H·W)×K), else per sample
+    watched_loss: str = "loss"  # the loss part that stops moving when the clustering collapses (collapse.py)
+    dense: bool = False  # posteriors per pixel (segmentation: ``predict`` gives h×(B·H·W)×K), else per sample
+
+    def __init__(self, cfg: RunConfig, device: torch.device, dist: DistContext = DistContext()):
+        self.cfg, self.device, self.dist = cfg, device, dist
 
     def prepare(self, samples: torch.Tensor) -> None:
-        """Once per run, before training, with every training sample (e.g. IMSAT's VAT radii)."""
+        """Once per run, before training, with every training sample (e.g. IMSAT's VAT radii);
+        nothing by default."""
 
     def pass_name(self, epoch: int) -> str:
-        """A short label of what pass ``epoch`` trains (logged and shown in the progress bar)."""
+        """A short label of what pass ``epoch`` trains (logged and shown in the progress bar); by
+        default the method's registered name."""
+        return self.cfg.method
 
     def may_report(self, epoch: int) -> bool:
         """Whether a model stopped inside pass ``epoch`` may be reported as it is; when not, the
-        engine reports the model as the last pass for which this is true left it."""
+        engine reports the model as the last pass for which this is true left it. Always, by default."""
+        return True
 
     def train_step(self, samples: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:
         """One optimisation step on this process's b samples; returns named 0-d loss parts
         (detached tensors): the engine logs each key's mean over the steps that returned it, without
         a host sync per step. Steps may return different parts (DCCS: critic or encoder parts), but
         "loss" and ``watched_loss`` come at least once every 10 steps."""
+        raise NotImplementedError
 
     def diagnose(self, parts: dict[str, float]) -> str | None:
         """A method-specific failure seen in the loss parts' means of a log window (e.g. a
-        diverging critic), in words, or None; the engine stops the run with it and the step."""
+        diverging critic), in words, or None (the default: the engine's finite-loss check only)."""
+        return None
 
     def predict(self, samples: torch.Tensor) -> dict[str, torch.Tensor]:
         """B samples → {head: h×B×K posteriors} on the evaluation view (h sub-heads, h ≥ 1)."""
+        raise NotImplementedError
 
     def selection_scores(self, samples: torch.Tensor, ctx: StepContext) -> torch.Tensor | None:
-        """Label-free score per sub-head of ``report_head`` (h,), lower is better; None when the
-        method has no choice to make."""
+        """Label-free score per sub-head of ``report_head`` (h,), lower is better; None (the
+        default) when the method has no choice to make."""
+        return None
 
     def features(self, samples: torch.Tensor) -> torch.Tensor:
         """B samples → B×D embedding on the evaluation view (``feature_network`` in eval mode)."""
+        raise NotImplementedError
 
     def feature_network(self) -> "FeatureNetwork":
         """The network behind ``features`` with gradients, sharing this method's modules (the
         probes copy it before training it)."""
+        raise NotImplementedError
 
     def state_dict(self) -> dict:
         """Every module, optimiser and schedule: ``load_state_dict`` of it continues exactly."""
+        raise NotImplementedError
 
-    def load_state_dict(self, state: dict) -> None: ...
+    def load_state_dict(self, state: dict) -> None:
+        raise NotImplementedError
 
 
 class FeatureNetwork(nn.Module):
@@ -115,13 +146,17 @@ class MethodSpec:
     name: str
     config: type[RunConfig]
     preset: dict
-    resolve: Callable[[RunConfig, tuple[int, ...], int | None], RunConfig]
-    validate: Callable[[RunConfig, tuple[int, ...], int | None], None]  # (cfg, sample shape, training samples or None)
+    resolve: Callable[[RunConfig, DataFacts], RunConfig]  # fills the automatic values from the data
+    validate: Callable[[RunConfig, DataFacts], None]  # one ConfigError / DataError line for an impossible setting
     build: Callable[[RunConfig, tuple[int, ...], torch.device, DistContext], Method]
     summary: str = ""
     quick: dict = field(default_factory=dict)  # dotted-key values that train digits in seconds (contract test)
     graph_obstacle: Callable[[RunConfig], str | None] = lambda cfg: "its step is not recorded as a CUDA graph"
     # why a config's training step cannot be replayed as a CUDA graph (graphs.py), None when it can
+    default: bool = False  # the method that runs when none is named (exactly one registered method)
+    estimator: str = ""  # the class name of its scikit-learn estimator (``infoclust.<estimator>``), "" for none
+    estimator_doc: str = ""  # that class's docstring
+    vectors: bool = False  # whether it clusters N×D feature vectors besides images
 
 
 REGISTRY: dict[str, MethodSpec] = {}
@@ -130,8 +165,15 @@ REGISTRY: dict[str, MethodSpec] = {}
 def register(spec: MethodSpec) -> MethodSpec:
     if spec.name in REGISTRY:
         raise ValueError(f"method '{spec.name}' is registered twice")
+    if spec.default and any(other.default for other in REGISTRY.values()):
+        raise ValueError(f"method '{spec.name}' is registered as the default, but one already is")
     REGISTRY[spec.name] = spec
     return spec
+
+
+def default_method() -> str:
+    """The name of the method that runs when none is named (the one registered as the default)."""
+    return next(spec.name for spec in REGISTRY.values() if spec.default)
 
 
 def method_spec(name: str) -> MethodSpec:

@@ -18,22 +18,21 @@ import torch
 from ..distributed import DistContext, synchronise_batchnorm
 from ..losses import augmentation_kl, gradient_penalty, jsd_mi_loss, reconstruction_loss
 from ..models.dccs import Codes, build_decoder, build_encoder, mlp_critic
-from .base import FeatureNetwork, MethodSpec, StepContext, register
+from .base import FeatureNetwork, Method, MethodSpec, StepContext, register
 from .dccs_config import PRESET, DCCSRunConfig, build_views, resolve, validate
 
 HEAD = "zc"  # the reported "head": the category code
 CRITIC_LIMIT = 1e4  # |Wasserstein estimate| or gradient penalty above this: the critic has diverged
 
 
-class DCCS:
+class DCCS(Method):
     """The encoder, the critic and the MI discriminator (or the decoder), with their two optimisers."""
 
     report_head = HEAD
-    dense = False  # posteriors per sample
 
     def __init__(self, cfg: DCCSRunConfig, sample_shape: tuple[int, ...], device: torch.device,
                  dist: DistContext = DistContext()):
-        self.cfg, self.device = cfg, device
+        super().__init__(cfg, device, dist)
         m, o = cfg.model, cfg.objective
         self.views = build_views(cfg, sample_shape[0])
         channels, size = self.views.channels(sample_shape[0]), cfg.views.input_size
@@ -54,12 +53,6 @@ class DCCS:
         self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=cfg.train.lr, betas=betas)
 
     # ------------------------------------------------------------------ the contract
-    def prepare(self, samples: torch.Tensor) -> None:
-        """Nothing to precompute."""
-
-    def pass_name(self, epoch: int) -> str:
-        return "dccs"
-
     def diagnose(self, parts: dict[str, float]) -> str | None:
         """The critic has diverged when its Wasserstein estimate or gradient penalty blows up."""
         w, gp = abs(parts.get("wasserstein", 0.0)), parts.get("gp", 0.0)
@@ -67,9 +60,6 @@ class DCCS:
             return (f"the critic diverged (Wasserstein estimate {parts['wasserstein']:.4g}, gradient penalty {gp:.4g}, "
                     f"expected below {CRITIC_LIMIT:g}); try a lower train.lr or a larger objective.lambda_gp")
         return None
-
-    def may_report(self, epoch: int) -> bool:
-        return True
 
     def is_encoder_step(self, step: int) -> bool:
         """The last of every ``critic_steps + 1`` global steps trains the encoder (DCCS's schedule)."""
@@ -83,10 +73,6 @@ class DCCS:
         if self.is_encoder_step(ctx.step):
             return self._encoder_step(samples, ctx)
         return self._critic_step(samples, ctx)
-
-    @torch.no_grad()
-    def selection_scores(self, samples: torch.Tensor, ctx: StepContext) -> None:
-        return None  # one category code: nothing to choose
 
     @torch.no_grad()
     def predict(self, samples: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -171,4 +157,8 @@ class DCCS:
 
 SUMMARY = "DCCS: category-style code Z = [Zs, Zc] with a prior matched by a WGAN-GP critic, JSD MI and augmentation KL (Zhao et al. 2020)"
 QUICK = {"model.width": 8, "views.input_size": 12, "train.batch_size": 64, "train.lr": 1e-3}
-register(MethodSpec("dccs", DCCSRunConfig, PRESET, resolve, validate, DCCS, SUMMARY, QUICK))
+ESTIMATOR_DOC = """DCCS (Zhao et al. 2020) of images: ``fit`` / ``predict`` (argmax of Zc) / ``predict_proba``
+    (Zc) / ``transform`` (Z = [Zs, Zc], N×(50 + K)). ``X`` as for ``infoclust.IIC``; settings not
+    given are chosen from the image size as ``infoclust train --method dccs`` chooses them."""
+register(MethodSpec("dccs", DCCSRunConfig, PRESET, resolve, validate, DCCS, SUMMARY, QUICK,
+                    estimator="DCCS", estimator_doc=ESTIMATOR_DOC))

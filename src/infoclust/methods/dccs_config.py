@@ -11,10 +11,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from ..config import RunConfig, TrainConfig, fill_image_defaults
+from ..config import RunConfig, TrainConfig
 from ..errors import ConfigError, DataError
 from ..models.dccs import ENCODER_SIZES, ENCODERS
 from ..views import AugmentViews, Jitter
+from .base import DataFacts
+from .common import fill_image_defaults
 
 ASSIGNMENTS = ("argmax",)  # how a sample's cluster is read from Z (paper Table 4)
 INFORMATION = ("discriminator", "decoder")  # what keeps Z informative of the image
@@ -94,8 +96,9 @@ TINY_DEFAULTS = {"train.epochs": 150, "train.batch_size": 64, "train.lr": 2e-3, 
                  "objective.beta_adv": 2.0, "objective.beta_aug": 4.0}
 
 
-def resolve(cfg: DCCSRunConfig, sample_shape: tuple[int, ...], n_classes: int | None) -> DCCSRunConfig:
+def resolve(cfg: DCCSRunConfig, facts: DataFacts) -> DCCSRunConfig:
     """Fill every None / "auto" from the image shape (C, H, W)."""
+    sample_shape, n_classes = facts.shape, facts.n_classes
     cfg, c, side = fill_image_defaults(cfg, sample_shape, TINY_DEFAULTS, PAPER_DEFAULTS)
     model, views, objective = (dataclasses.replace(s) for s in (cfg.model, cfg.views, cfg.objective))
     if model.n_clusters is None:
@@ -116,7 +119,7 @@ def resolve(cfg: DCCSRunConfig, sample_shape: tuple[int, ...], n_classes: int | 
     return dataclasses.replace(cfg, model=model, views=views, objective=objective)
 
 
-def validate(cfg: DCCSRunConfig, sample_shape: tuple[int, ...], n_samples: int | None) -> None:
+def validate(cfg: DCCSRunConfig, facts: DataFacts) -> None:
     """Reject impossible settings with one clear line each (after ``resolve``)."""
     m, v, o, t = cfg.model, cfg.views, cfg.objective, cfg.train
     if m.encoder not in ENCODERS:

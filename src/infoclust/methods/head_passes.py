@@ -1,6 +1,7 @@
 """What IIC-style methods share: one network ``model`` with named heads, one Adam ``optimizer``,
 and the heads trained in turn, one pass each, in the order of ``cycle`` (``train.head_schedule``).
-A subclass supplies ``_losses(samples, head, ctx)`` → (h,) one loss per sub-head of ``head``."""
+A subclass supplies ``_losses(samples, head, ctx)`` → the objective's named terms, each (h,): one
+value per sub-head of ``head``; the loss is their sum."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -8,11 +9,11 @@ from dataclasses import replace
 import torch
 
 from ..graphs import StepGraphs
-from .base import StepContext
-from .info_config import MAIN
+from .base import Method, StepContext
+from .common import MAIN
 
 
-class HeadPasses:
+class HeadPasses(Method):
     model: torch.nn.Module
     optimizer: torch.optim.Optimizer
     cycle: list[str]
@@ -38,12 +39,14 @@ class HeadPasses:
         return self.graphs.run(head, lambda *inputs: self._step(head, ctx, *inputs), ctx.rng.generator, *on_device)
 
     def _step(self, head: str, ctx: StepContext, samples: torch.Tensor, indices: torch.Tensor) -> dict[str, torch.Tensor]:
-        loss = self._losses(samples, head, replace(ctx, indices=indices)).mean()
+        """{"loss"} and each term of the objective, averaged over the head's sub-heads."""
+        terms = self._losses(samples, head, replace(ctx, indices=indices))
+        loss = total(terms).mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         ctx.dist.average_gradients(self.model.parameters())
         self.optimizer.step()
-        return {"loss": loss.detach()}
+        return {"loss": loss.detach(), **{name: term.detach().mean() for name, term in terms.items()}}
 
     def state_dict(self) -> dict:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
@@ -55,3 +58,12 @@ class HeadPasses:
             group["capturable"] = self.graphs is not None
         if self.graphs is not None:
             self.graphs.reset()  # the loaded optimiser state is new tensors: record again
+
+
+def total(terms: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The sum of the objective's terms (h,), added in their order."""
+    values = iter(terms.values())
+    out = next(values)
+    for value in values:
+        out = out + value
+    return out

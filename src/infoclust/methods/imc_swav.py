@@ -15,26 +15,24 @@ import torch
 import torch.nn.functional as F
 
 from ..distributed import DistContext, synchronise_batchnorm
-from ..errors import ConfigError
 from ..losses import imc_mi_loss, logit_penalty, sinkhorn, swapped_prediction_loss
 from ..models.imc_swav import Prototypes, cifar_resnet, classifier, projection
-from .base import FeatureNetwork, MethodSpec, StepContext, register
+from .base import FeatureNetwork, Method, MethodSpec, StepContext, register
 from .imc_swav_config import PRESET, IMCRunConfig, build_views, resolve, validate
 
 HEAD = "y"  # the reported head: the classifier's clusters
 
 
-class IMCSwAV:
+class IMCSwAV(Method):
     """The encoder, projection, prototypes and classifier with one Adam (a parameter group each,
     as the code), the learning-rate schedule as a function of the step and epoch, and the queue."""
 
     report_head = HEAD
     watched_loss = "mi"  # the swapped loss keeps moving; H(Y|U) − βH(Y) goes flat at 0 when one cluster takes all
-    dense = False  # posteriors per sample
 
     def __init__(self, cfg: IMCRunConfig, sample_shape: tuple[int, ...], device: torch.device,
                  dist: DistContext = DistContext()):
-        self.cfg, self.device, self.dist = cfg, device, dist
+        super().__init__(cfg, device, dist)
         m = cfg.model
         self.views = build_views(cfg)
         trunk, features = cifar_resnet(m.depth, sample_shape[0], m.width, m.max_pool)
@@ -58,15 +56,6 @@ class IMCSwAV:
                 "classifier": self.classifier}
 
     # ------------------------------------------------------------------ the contract
-    def prepare(self, samples: torch.Tensor) -> None:
-        """Nothing to precompute."""
-
-    def pass_name(self, epoch: int) -> str:
-        return "imc-swav"
-
-    def may_report(self, epoch: int) -> bool:
-        return True
-
     def diagnose(self, parts: dict[str, float]) -> str | None:
         """The codes have collapsed when the batch's codes pick fewer than 2 % of the prototypes
         they could (at least 2)."""
@@ -129,10 +118,6 @@ class IMCSwAV:
                                  ctx: StepContext) -> tuple[torch.Tensor, torch.Tensor]:
         """The classifier's terms on labelled samples only: this batch's are banked (detached) and
         the terms are computed, and the bank emptied, once it holds a batch's worth; zero before."""
-        if self.cfg.objective.mi_trains_encoder or ctx.dist.active:
-            raise ConfigError("training the classifier on the labelled part only (data with unlabelled images) "
-                              "works with objective.mi_trains_encoder = false in one process; expected that, or "
-                              "objective.classifier_on_unlabelled = true")
         keep = ctx.labelled
         self.bank.append((torch.stack(features)[:, keep].detach(), torch.stack(scores)[:, keep].detach()))
         if sum(len(f[0]) for f, _ in self.bank) < len(keep):
@@ -176,10 +161,6 @@ class IMCSwAV:
         return codes
 
     @torch.no_grad()
-    def selection_scores(self, samples: torch.Tensor, ctx: StepContext) -> None:
-        return None  # one classifier: nothing to choose
-
-    @torch.no_grad()
     def predict(self, samples: torch.Tensor) -> dict[str, torch.Tensor]:
         """B images → {"y": 1×B×K} the classifier's posteriors on the whole image, eval mode."""
         self.encoder.eval()
@@ -218,4 +199,9 @@ SUMMARY = ("IMC-SwAV: SwAV's swapped prediction over multi-crop views with a cla
 QUICK = {"model.width": 8, "model.prototypes": 30, "model.classifier_hidden": 64, "model.projection_hidden": 32,
          "model.projection_dim": 16, "views.crop_sizes": [12, 8], "views.crop_counts": [2, 2],
          "views.eval_size": 12, "train.batch_size": 64, "train.warmup_steps": 5, "train.freeze_prototypes_steps": 5}
-register(MethodSpec("imc-swav", IMCRunConfig, PRESET, resolve, validate, IMCSwAV, SUMMARY, QUICK))
+ESTIMATOR_DOC = """IMC-SwAV (Ntelemis et al. 2021) of images: ``fit`` / ``predict`` (the classifier's argmax on
+    the whole image) / ``predict_proba`` / ``transform`` (the encoder's features). ``X`` as for
+    ``infoclust.IIC``; settings not given are chosen from the image size as ``infoclust train
+    --method imc-swav`` chooses them."""
+register(MethodSpec("imc-swav", IMCRunConfig, PRESET, resolve, validate, IMCSwAV, SUMMARY, QUICK,
+                    estimator="IMCSwAV", estimator_doc=ESTIMATOR_DOC))

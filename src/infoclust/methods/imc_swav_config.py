@@ -12,10 +12,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from ..config import RunConfig, TrainConfig, fill_image_defaults, is_tiny
+from ..config import RunConfig, TrainConfig
 from ..errors import ConfigError
 from ..models.imc_swav import STAGES
 from ..views import CropGroup, Jitter, MultiCropViews
+from .base import DataFacts
+from .common import fill_image_defaults, is_tiny
 
 # per-channel (mean, std) of the normalisation, by dataset name (the code's values); others: 0.5
 NORMALISATION = {
@@ -127,8 +129,9 @@ TINY_DEFAULTS = {"train.epochs": 30, "train.batch_size": 64, "train.lr": 2e-3, "
                  "views.crop_counts": [2], "train.warmup_steps": 20, "train.freeze_prototypes_steps": 20}
 
 
-def resolve(cfg: IMCRunConfig, sample_shape: tuple[int, ...], n_classes: int | None) -> IMCRunConfig:
+def resolve(cfg: IMCRunConfig, facts: DataFacts) -> IMCRunConfig:
     """Fill every None from the image shape (C, H, W) and the dataset's name."""
+    sample_shape, n_classes = facts.shape, facts.n_classes
     cfg, c, side = fill_image_defaults(cfg, sample_shape, TINY_DEFAULTS, PAPER_DEFAULTS)
     model, views = dataclasses.replace(cfg.model), dataclasses.replace(cfg.views)
     if model.n_clusters is None:
@@ -156,8 +159,9 @@ def resolve(cfg: IMCRunConfig, sample_shape: tuple[int, ...], n_classes: int | N
     return dataclasses.replace(cfg, model=model, views=views)
 
 
-def validate(cfg: IMCRunConfig, sample_shape: tuple[int, ...], n_samples: int | None) -> None:
+def validate(cfg: IMCRunConfig, facts: DataFacts) -> None:
     """Reject impossible settings with one clear line each (after ``resolve``)."""
+    sample_shape = facts.shape
     m, v, o, t = cfg.model, cfg.views, cfg.objective, cfg.train
     c = sample_shape[0]
     if m.depth not in STAGES:
@@ -193,6 +197,10 @@ def validate(cfg: IMCRunConfig, sample_shape: tuple[int, ...], n_samples: int | 
     if t.warmup_steps < 0 or t.freeze_prototypes_steps < 0:
         raise ConfigError(f"train.warmup_steps = {t.warmup_steps}, freeze_prototypes_steps = {t.freeze_prototypes_steps}: "
                           "expected 0 or more updates")
+    if facts.labelled_parts and not o.classifier_on_unlabelled and (o.mi_trains_encoder or facts.processes > 1):
+        raise ConfigError("training the classifier on the labelled part only (data with unlabelled images) "
+                          "works with objective.mi_trains_encoder = false in one process; expected that, or "
+                          "objective.classifier_on_unlabelled = true")
     if len(t.betas) != 2 or not all(0 <= b < 1 for b in t.betas) or t.weight_decay < 0 or not 0 < t.gamma <= 1:
         raise ConfigError(f"train.betas = {t.betas}, weight_decay = {t.weight_decay}, gamma = {t.gamma}: expected "
                           "betas in [0, 1), weight_decay ≥ 0, 0 < gamma ≤ 1")

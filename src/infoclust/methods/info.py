@@ -17,8 +17,9 @@ from ..losses import iic_loss, imsat_loss, kl_divergence
 from ..models import ClusterNet
 from ..views import VectorViews, cutout, gaussian_noise, input_channels, mix_like, mixup
 from .base import FeatureNetwork, MethodSpec, StepContext, register
-from .head_passes import HeadPasses
-from .info_config import MAIN, OVER, PRESETS, InfoRunConfig, build_views, parse_schedule, resolve, validate
+from .head_passes import HeadPasses, total
+from .common import MAIN, OVER, parse_schedule
+from .info_config import PRESETS, InfoRunConfig, build_views, resolve, validate
 
 NEIGHBOUR = 10  # IMSAT's adaptive VAT radius: distance to the 10th nearest neighbour
 
@@ -59,12 +60,10 @@ class InfoClustering(HeadPasses):
     """
 
     report_head = MAIN
-    watched_loss = "loss"  # the MI term is flat at its degenerate value in a collapse
-    dense = False  # posteriors per sample
 
     def __init__(self, cfg: InfoRunConfig, sample_shape: tuple[int, ...], device: torch.device,
                  dist: DistContext = DistContext()):
-        self.cfg, self.device = cfg, device
+        super().__init__(cfg, device, dist)
         heads = {MAIN: cfg.model.n_clusters}
         if cfg.model.overcluster:
             heads[OVER] = cfg.model.overcluster
@@ -95,14 +94,11 @@ class InfoClustering(HeadPasses):
             flat = torch.cat([self.views.evaluation(samples[i:i + 4096]).flatten(1) for i in range(0, len(samples), 4096)])
             self.radius = t.vat_prop_eps * neighbour_distances(flat)
 
-    def diagnose(self, parts: dict[str, float]) -> str | None:
-        return None  # a non-finite loss (the engine's check) is the only failure of these objectives
-
     @torch.no_grad()
     def selection_scores(self, samples: torch.Tensor, ctx: StepContext) -> torch.Tensor:
         """Label-free score per sub-head of B (h,): the MI term (no regularisers), eval-mode network."""
         self.model.eval()
-        return self._losses(samples, MAIN, ctx, regularize=False)
+        return total(self._losses(samples, MAIN, ctx, regularize=False))
 
     @torch.no_grad()
     def predict(self, samples: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -149,8 +145,11 @@ class InfoClustering(HeadPasses):
                             ctx.rng, ctx.dist.reduce)
             return clean, predict(moved)
 
-    def _losses(self, samples: torch.Tensor, head: str, ctx: StepContext, regularize: bool = True) -> torch.Tensor:
-        """The objective of each sub-head (h,) for one batch."""
+    def _losses(self, samples: torch.Tensor, head: str, ctx: StepContext,
+                regularize: bool = True) -> dict[str, torch.Tensor]:
+        """The objective's terms for one batch, each (h,) one value per sub-head: "mi" (the MI term,
+        negated) and "kl_<transform>" for each KL regulariser (weighted; "kl_vat_2" for a second of
+        one transform)."""
         o, r = self.cfg.objective, self.cfg.train.repeats
         predict = self._predictor(head)
         regularize = regularize and head == MAIN  # as Peng et al.'s code: regularisers on the main head only
@@ -164,17 +163,20 @@ class InfoClustering(HeadPasses):
         q_geo = predict(gx) if geometric else None  # h×rB×K
         reduce = ctx.dist.reduce
         if o.mi == "marginal":
-            losses = imsat_loss(p, o.imsat_lambda, o.imsat_mu, reduce=reduce)
+            terms = {"mi": imsat_loss(p, o.imsat_lambda, o.imsat_mu, reduce=reduce)}
         else:
             a, b = (p.repeat(1, r, 1), q_geo) if o.transform == "geometric" else \
                 self._transformed(o.transform, x, p, predict, ctx)
-            losses = iic_loss(a, b, o.lamb, reduce=reduce)
+            terms = {"mi": iic_loss(a, b, o.lamb, reduce=reduce)}
         if regularize:
             for reg in o.regularizers:
                 target, q = (p.detach().repeat(1, r, 1), q_geo) if reg.transform == "geometric" else \
                     self._transformed(reg.transform, x, p.detach(), predict, ctx)
-                losses = losses + reg.weight * kl_divergence(target, q)
-        return losses
+                name = f"kl_{reg.transform}"
+                name = next(f"{name}_{n}" for n in range(2, len(terms) + 2) if f"{name}_{n}" not in terms) \
+                    if name in terms else name
+                terms[name] = reg.weight * kl_divergence(target, q)
+        return terms
 
 
 SUMMARIES = {
@@ -185,6 +187,24 @@ SUMMARIES = {
 QUICK = {"views.input_size": 8, "views.tf1_crops": [8], "views.tf2_crops": [6, 7, 8], "views.eval_crop": 8,
          "model.width": 8, "model.sub_heads": 2, "train.batch_size": 64, "train.repeats": 2, "train.lr": 1e-3,
          "train.head_schedule": "B:1,A:1", "train.select_samples": 256}
+ESTIMATORS = {
+    "iic": ("IIC", """Invariant Information Clustering (Ji et al. 2019) of images.
+
+    ``X``: N×H×W, N×C×H×W or N×H×W×C (C = 1 or 3), uint8 0..255 or float ([0, 1] or 0..255).
+    Settings not given are chosen from the image size exactly as ``infoclust train`` chooses them
+    (for 8×8 digits: the tiny-image recipe, so ``IIC(random_state=S)`` and ``infoclust train --data
+    digits --seed S`` train the same model; docs/methods.md). ``transform``: the trunk's features.
+    """),
+    "imsat": ("IMSAT", """IMSAT (Hu et al. 2017): max I(X, Y) with a VAT regulariser, IMSAT's own settings by default
+    (MLP D → 1200 → 1200 → K, batch 250, Adam 2e-3, 50 epochs, λ 0.1, μ 4, adaptive ε = 0.5 × the
+    distance to the 10th nearest neighbour; IMSAT's MNIST code uses 0.25:
+    ``config={"objective__transforms__vat_prop_eps": 0.25}``).
+
+    ``X``: N×D feature vectors (any real numbers), or images as for ``IIC``.
+    """),
+}
 for _name, _preset in PRESETS.items():
+    _estimator, _doc = ESTIMATORS.get(_name, ("", ""))
     register(MethodSpec(_name, InfoRunConfig, _preset, resolve, validate, InfoClustering, SUMMARIES[_name], QUICK,
-                        graph_obstacle))
+                        graph_obstacle, default=_name == "iic", estimator=_estimator, estimator_doc=_doc,
+                        vectors=_name == "imsat"))

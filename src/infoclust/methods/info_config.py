@@ -10,13 +10,14 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from ..config import RunConfig, TrainConfig, fill_defaults, is_tiny
+from ..config import RunConfig, TrainConfig
 from ..errors import ConfigError, DataError
 from ..models import BACKBONES, IMAGE_BACKBONES
 from ..models.backbones import MIN_SIDE
 from ..views import INPUT_MODES, Geometry, Jitter, PairViews
+from .base import DataFacts
+from .common import MAIN, OVER, fill_defaults, is_tiny, parse_schedule
 
-MAIN, OVER = "B", "A"  # head names as in the IIC code: B = main (k clusters), A = over-clustering
 MI_KINDS = ("paired", "marginal")
 IMAGE_ONLY = ("geometric", "cutout")  # transformations that need images, not vectors
 
@@ -145,27 +146,6 @@ PAPER_DEFAULTS = {"model.sub_heads": 5, "train.epochs": 100, "train.batch_size":
                   "train.head_schedule": "B:1,A:1", "train.eval_every": 1}
 
 
-def parse_schedule(text: str, heads: list[str]) -> list[str]:
-    """``"A:1,B:2"`` → ``["A", "B", "B"]``: the head trained in each pass of one cycle.
-
-    Heads not present in the model (A when over-clustering is off) are dropped.
-    """
-    cycle: list[str] = []
-    for item in text.replace(" ", ",").split(","):
-        if not item:
-            continue
-        head, _, passes = item.partition(":")
-        if head not in (MAIN, OVER) or not passes.isdigit():
-            raise ConfigError(
-                f"bad train.head_schedule item '{item}': expected HEAD:PASSES with HEAD A or B, e.g. 'B:1,A:1'"
-            )
-        if head in heads:
-            cycle += [head] * int(passes)
-    if MAIN not in cycle:
-        raise ConfigError(f"train.head_schedule '{text}' never trains the main head B")
-    return cycle
-
-
 def _resolve_views(views, image_shape: tuple[int, int, int]) -> None:
     """Fill the image views from the image shape (C, H, W), in place.
 
@@ -195,8 +175,9 @@ def _resolve_views(views, image_shape: tuple[int, int, int]) -> None:
         views.flip_p = 0.0 if grey else 0.5
 
 
-def resolve(cfg: InfoRunConfig, sample_shape: tuple[int, ...], n_classes: int | None) -> InfoRunConfig:
+def resolve(cfg: InfoRunConfig, facts: DataFacts) -> InfoRunConfig:
     """Fill every ``None``/``"auto"`` from the sample shape ((C, H, W) images or (D,) vectors)."""
+    sample_shape, n_classes = facts.shape, facts.n_classes
     tiny = len(sample_shape) == 3 and is_tiny(min(sample_shape[1:]))
     cfg = fill_defaults(cfg, TINY_DEFAULTS if tiny else PAPER_DEFAULTS)
     model, views = dataclasses.replace(cfg.model), dataclasses.replace(cfg.views)
@@ -253,9 +234,9 @@ def _validate_objective(cfg: RunConfig, vectors: bool) -> None:
             raise ConfigError(f"objective.transforms.{key} = {value}: expected a positive number")
 
 
-def validate(cfg: InfoRunConfig, sample_shape: tuple[int, ...], n_samples: int | None) -> None:
-    """Reject impossible settings for training on ``n_samples`` samples (None: only predicting) of
-    ``sample_shape`` with one clear line each (run after ``resolve``)."""
+def validate(cfg: InfoRunConfig, facts: DataFacts) -> None:
+    """Reject impossible settings for the data's ``facts`` with one clear line each (after ``resolve``)."""
+    sample_shape = facts.shape
     m, t = cfg.model, cfg.train
     vectors = len(sample_shape) == 1
     if m.backbone not in BACKBONES:

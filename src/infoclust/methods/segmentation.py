@@ -18,9 +18,9 @@ import torch
 from ..distributed import DistContext, synchronise_batchnorm
 from ..losses import dense_iic_loss
 from ..models.segmentation import PooledTrunk, SegmentationNet
+from .common import MAIN, OVER, parse_schedule
 from .base import FeatureNetwork, MethodSpec, StepContext, register
-from .head_passes import HeadPasses
-from .info_config import MAIN, OVER, parse_schedule
+from .head_passes import HeadPasses, total
 from .segmentation_config import PRESET, SegRunConfig, build_views, network_channels, resolve, validate
 
 
@@ -28,12 +28,11 @@ class DenseIIC(HeadPasses):
     """The segmentation network with one Adam, trained head by head in the schedule's passes."""
 
     report_head = MAIN
-    watched_loss = "loss"
     dense = True  # posteriors per pixel
 
     def __init__(self, cfg: SegRunConfig, sample_shape: tuple[int, ...], device: torch.device,
                  dist: DistContext = DistContext()):
-        self.cfg, self.device = cfg, device
+        super().__init__(cfg, device, dist)
         m = cfg.model
         heads = {MAIN: m.n_clusters, **({OVER: m.overcluster} if m.overcluster else {})}
         self.views = build_views(cfg)
@@ -45,19 +44,13 @@ class DenseIIC(HeadPasses):
         self.heads = list(heads)
 
     # ------------------------------------------------------------------ the contract
-    def prepare(self, samples: torch.Tensor) -> None:
-        """Nothing to precompute."""
-
-    def diagnose(self, parts: dict[str, float]) -> str | None:
-        return None
-
     @torch.no_grad()
     def selection_scores(self, samples: torch.Tensor, ctx: StepContext) -> torch.Tensor | None:
         """Per sub-head of the main head, its loss on training views (eval mode); None for one."""
         if self.cfg.model.sub_heads == 1:
             return None
         self.model.eval()
-        return self._losses(samples, MAIN, ctx)
+        return total(self._losses(samples, MAIN, ctx))
 
     @torch.no_grad()
     def predict(self, samples: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -82,8 +75,8 @@ class DenseIIC(HeadPasses):
         return FeatureNetwork(self.views.evaluation, PooledTrunk(self.model.trunk))
 
     # ------------------------------------------------------------------ the objective
-    def _losses(self, samples: torch.Tensor, head: str, ctx: StepContext) -> torch.Tensor:
-        """(h,) eq. (5) per sub-head of ``head`` on this batch's pair of views."""
+    def _losses(self, samples: torch.Tensor, head: str, ctx: StepContext) -> dict[str, torch.Tensor]:
+        """{"mi": (h,)} eq. (5) per sub-head of ``head`` on this batch's pair of views."""
         o = self.cfg.objective
         first, second, theta = self.views.pair(samples, ctx.rng)
         y = self.model(first, head)  # h×B×K×H×W
@@ -92,8 +85,8 @@ class DenseIIC(HeadPasses):
         back, seen = self.views.undo(y_second.transpose(0, 1).reshape(b, h * k, *y.shape[-2:]), theta)
         back = back.view(b, h, k, *y.shape[-2:]).transpose(0, 1)
         lamb = o.lamb_main if head == MAIN else o.lamb_over
-        return torch.stack([dense_iic_loss(y[i], back[i], o.displacement, lamb, None, seen, ctx.dist.reduce)
-                            for i in range(h)])
+        return {"mi": torch.stack([dense_iic_loss(y[i], back[i], o.displacement, lamb, None, seen, ctx.dist.reduce)
+                                   for i in range(h)])}
 
 
 SUMMARY = ("IIC for segmentation: per-pixel clusters by maximising the MI between neighbouring pixels of "

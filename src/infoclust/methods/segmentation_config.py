@@ -10,11 +10,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from ..config import RunConfig, TrainConfig, fill_image_defaults
+from ..config import RunConfig, TrainConfig
 from ..errors import ConfigError, DataError
 from ..models.segmentation import PADDINGS
 from ..views import INPUT_MODES, DenseViews, Jitter, input_channels
-from .info_config import MAIN, OVER, parse_schedule
+from .base import DataFacts
+from .common import MAIN, OVER, fill_image_defaults, parse_schedule
 
 
 @dataclass
@@ -75,8 +76,9 @@ TINY_DEFAULTS = {"train.epochs": 20, "train.batch_size": 16, "train.lr": 1e-3, "
                  "model.width": 16}
 
 
-def resolve(cfg: SegRunConfig, sample_shape: tuple[int, ...], n_classes: int | None) -> SegRunConfig:
+def resolve(cfg: SegRunConfig, facts: DataFacts) -> SegRunConfig:
     """Fill every None from the image shape (C, H, W) and the number of classes."""
+    sample_shape, n_classes = facts.shape, facts.n_classes
     cfg, c, side = fill_image_defaults(cfg, sample_shape, TINY_DEFAULTS, PAPER_DEFAULTS)
     model, views = dataclasses.replace(cfg.model), dataclasses.replace(cfg.views)
     if model.n_clusters is None:
@@ -90,8 +92,9 @@ def resolve(cfg: SegRunConfig, sample_shape: tuple[int, ...], n_classes: int | N
     return dataclasses.replace(cfg, model=model, views=views)
 
 
-def validate(cfg: SegRunConfig, sample_shape: tuple[int, ...], n_samples: int | None) -> None:
+def validate(cfg: SegRunConfig, facts: DataFacts) -> None:
     """Reject impossible settings with one clear line each (after ``resolve``)."""
+    sample_shape = facts.shape
     m, v, o, t = cfg.model, cfg.views, cfg.objective, cfg.train
     side = min(sample_shape[1:])
     if m.n_clusters < 2 or m.overcluster < 0 or m.sub_heads < 1 or m.width < 1:

@@ -1,0 +1,56 @@
+"""The one prediction path: a trained method's posteriors, its reported clustering and its features
+over any number of samples, chunk by chunk on the method's device. The engine's evaluation, the
+estimators, the command line, the probes and the report all predict through it.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from .data import Dataset
+from .methods import Method
+
+CHUNK = 1024  # samples per forward pass when predicting
+
+
+def sample_tensor(dataset: Dataset) -> torch.Tensor:
+    """The dataset's samples as a method receives them: uint8 N×C×H×W images or float32 N×D vectors."""
+    return torch.from_numpy(np.ascontiguousarray(dataset.images))
+
+
+def chunked(fn: Callable[[torch.Tensor], torch.Tensor], samples: torch.Tensor, device: torch.device,
+            chunk: int = CHUNK) -> Iterator[tuple[int, torch.Tensor]]:
+    """(first index, ``fn`` of the chunk on ``device``) for every ``chunk`` samples, without gradients."""
+    with torch.no_grad():
+        for start in range(0, len(samples), chunk):
+            yield start, fn(samples[start:start + chunk].to(device))
+
+
+def posterior_chunks(method: Method, samples: torch.Tensor) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+    """(first index, {head: h×b×K posteriors}) of every chunk of ``samples`` (the evaluation view; a
+    dense method's b counts pixels)."""
+    for start, chunk in chunked(method.predict, samples, method.device):
+        yield start, {head: post.float().cpu().numpy() for head, post in chunk.items()}
+
+
+def posteriors(method: Method, samples: torch.Tensor) -> dict[str, np.ndarray]:
+    """{head: h×N×K posteriors} of every sample."""
+    parts: dict[str, list[np.ndarray]] = {}
+    for _, chunk in posterior_chunks(method, samples):
+        for head, post in chunk.items():
+            parts.setdefault(head, []).append(post)
+    return {head: np.concatenate(chunks, axis=1) for head, chunks in parts.items()}
+
+
+def reported(method: Method, samples: torch.Tensor, sub_head: int) -> np.ndarray:
+    """N×K posteriors of the reported head's ``sub_head`` (the clustering a run reports); only that
+    sub-head is kept in memory."""
+    parts = [chunk[method.report_head][sub_head] for _, chunk in posterior_chunks(method, samples)]
+    return np.concatenate(parts)
+
+
+def features(method: Method, samples: torch.Tensor) -> np.ndarray:
+    """N×D embedding (the method's ``features``) of every sample."""
+    return np.concatenate([f.float().cpu().numpy() for _, f in chunked(method.features, samples, method.device)])

@@ -1,0 +1,92 @@
+"""The headline table of docs/RESULTS.md is what benchmarks/results_table.py prints from the
+committed runs: a changed summary without a regenerated table fails here."""
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("results_table", ROOT / "benchmarks" / "results_table.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def committed_table(script) -> str:
+    page = (ROOT / "docs" / "RESULTS.md").read_text()
+    assert script.BEGIN in page and script.END in page
+    return page.split(script.BEGIN, 1)[1].split(script.END, 1)[0].lstrip("\n")
+
+
+def test_the_committed_table_is_what_the_script_prints():
+    script = load_script()
+    assert committed_table(script) == script.table()
+
+
+def test_a_changed_summary_makes_the_committed_table_stale(tmp_path, monkeypatch):
+    script = load_script()
+    rows = yaml.safe_load(script.ROWS.read_text())["rows"]
+    for row in rows:  # a copy of the committed runs, one summary of which changes
+        shutil.copytree(ROOT / row["runs"], tmp_path / row["runs"], ignore=shutil.ignore_patterns("checkpoint", "*.png"))
+    (tmp_path / script.ROWS.relative_to(ROOT)).write_text(script.ROWS.read_text())
+    summary = tmp_path / rows[0]["runs"] / "s0" / "summary.json"
+    figures = json.loads(summary.read_text())
+    figures["acc"] -= 0.05
+    summary.write_text(json.dumps(figures))
+    monkeypatch.setattr(script, "ROOT", tmp_path)
+    monkeypatch.setattr(script, "ROWS", tmp_path / script.ROWS.relative_to(ROOT))
+    changed = script.table()
+    assert changed != committed_table(script)
+    first = changed.splitlines()[2]
+    assert rows[0]["method"] in first and "ACC" in first
+
+
+def test_a_row_without_finished_runs_is_one_clear_error(tmp_path, monkeypatch):
+    script = load_script()
+    (tmp_path / "empty").mkdir()
+    try:
+        script.seed_runs(tmp_path / "empty")
+    except SystemExit as stop:
+        assert "holds no finished seed" in str(stop)
+    else:
+        raise AssertionError("an empty folder gave no error")
+
+
+def github_anchor(heading: str) -> str:
+    """The anchor GitHub gives a markdown heading: lower case, punctuation dropped, spaces → '-'."""
+    import re
+
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_row_links_to_a_section_of_the_page():
+    script = load_script()
+    headings = {github_anchor(line.lstrip("#")) for line in (ROOT / "docs" / "RESULTS.md").read_text().splitlines()
+                if line.startswith("#")}
+    for row in yaml.safe_load(script.ROWS.read_text())["rows"]:
+        assert row["anchor"] in headings, row["section"]
+
+
+def test_committed_results_hold_no_link_and_no_path_of_one_machine():
+    import re
+    import subprocess
+
+    tracked = subprocess.run(["git", "ls-files", "-s", "benchmarks/results", "docs", "configs", "README.md"], cwd=ROOT,
+                             capture_output=True, text=True, check=True).stdout.splitlines()
+    assert tracked, "git lists no tracked result"
+    links = [line.split("\t")[1] for line in tracked if line.startswith("120000")]  # git's mode of a symlink
+    assert links == []
+    machine_path = re.compile(r"""["'\s(](/(?:work|root|home|Users|tmp|mnt)/[\w.-]+)""")
+    found = {}
+    for line in tracked:
+        path = ROOT / line.split("\t")[1]
+        if path.suffix in {".json", ".yaml", ".md", ".csv", ".txt"} and path.is_file():
+            hits = machine_path.findall(path.read_text(errors="replace"))
+            if hits:
+                found[str(path.relative_to(ROOT))] = hits[:3]
+    assert found == {}
