@@ -1,6 +1,6 @@
 """Replay the collapse detector over logged runs: it must fire on the collapsed ones only.
 
-    python benchmarks/collapse_check.py benchmarks/results          # every run folder with a log
+    python benchmarks/collapse_check.py results          # every run folder with a log
 
 For each run folder with a ``metrics.jsonl`` (the per-step logs stay out of git: this checks the
 runs on the machine that trained them), the detector of ``infoclust.collapse`` is applied at every

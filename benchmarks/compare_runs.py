@@ -1,7 +1,7 @@
 """One table of several methods' finished runs (each a quality.py output folder with sSEED/summary.json):
 
-    python benchmarks/compare_runs.py DCCS=benchmarks/results/dccs-fashion-mnist-cpu \
-        IIC=benchmarks/results/iic-fashion-mnist-cpu IMSAT=BENCH_DIR/imsat-fmnist
+    python benchmarks/compare_runs.py DCCS=results/dccs-fashion-mnist-cpu \
+        IIC=results/iic-fashion-mnist-cpu IMSAT=BENCH_DIR/imsat-fmnist
 
 Prints a markdown row per method: the seeds found, ACC, NMI (arithmetic) and ARI as mean ± std (%)
 over them, the training minutes and passes of each run, and the machines the runs reported. Runs

@@ -1,8 +1,8 @@
 """The headline table of docs/RESULTS.md, generated from the committed runs (``config.yaml`` +
-``summary.json`` of each seed) and the rows of ``benchmarks/results/headline.yaml``:
+``summary.json`` of each seed) and the rows of ``results/headline.yaml``:
 
-    python benchmarks/results_table.py            # print the table
-    python benchmarks/results_table.py --write    # replace it in docs/RESULTS.md (between its markers)
+    python results_table.py            # print the table
+    python results_table.py --write    # replace it in docs/RESULTS.md (between its markers)
 
 Each row: our mean ± sd over the committed seeds (population sd), the seeds, the split trained on
 and reported on, the label-free selection rule, the budget and the machine, beside the paper's
@@ -20,9 +20,9 @@ import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-ROWS = ROOT / "benchmarks" / "results" / "headline.yaml"
+ROWS = ROOT / "results" / "headline.yaml"
 PAGE = ROOT / "docs" / "RESULTS.md"
-BEGIN, END = "<!-- headline table: begin (benchmarks/results_table.py) -->", "<!-- headline table: end -->"
+BEGIN, END = "<!-- headline table: begin (results_table.py) -->", "<!-- headline table: end -->"
 
 
 def seed_runs(folder: Path) -> list[tuple[int, dict, dict]]:

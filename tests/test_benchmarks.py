@@ -55,102 +55,39 @@ def test_quality_trains_on_the_configs_data_when_no_data_is_given(tmp_path):
     assert json.loads((tmp_path / "runs" / "s0" / "data.json").read_text())["train"]["count"] == 120
 
 
-def test_make_vectors_writes_digits_as_sklearn_gives_them(tmp_path):
-    out = run_script("make_vectors.py", "digits", str(tmp_path / "v.npz"))
-    assert "1797 × 64 vectors, with labels" in out
+def make_data(*args: str) -> subprocess.CompletedProcess:
+    """``infoclust make-data ARGS`` as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "infoclust", "make-data", *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_make_data_vectors_writes_digits_as_sklearn_gives_them(tmp_path):
+    done = make_data("vectors", "digits", str(tmp_path / "v.npz"))
+    assert done.returncode == 0 and "1797 × 64 vectors with labels" in done.stdout, done.stderr
     stored = np.load(tmp_path / "v.npz")
     x, y = load_digits(return_X_y=True)
     assert stored["images"].dtype == np.float32 and np.array_equal(stored["images"], x) and np.array_equal(stored["labels"], y)
     assert [p.name for p in tmp_path.iterdir()] == ["v.npz"]  # no temporary file left
 
 
-def test_collapse_check_fires_on_the_collapsed_log_only(tmp_path):
-    import json as _json
-
-    from infoclust.runs import RunDir
-
-    for name, sizes, losses in (("collapsed", [0, 300], [1e-8, 2e-8]), ("healthy", [160, 140], [-1.0, -1.2])):
-        run = RunDir(tmp_path / name)
-        run.root.mkdir()
-        for step, loss in zip((10, 20), losses):
-            run.append_metrics({"kind": "train", "step": step, "loss": loss})
-        run.append_metrics({"kind": "eval", "step": 20, "cluster_sizes": sizes})
-        (run.root / "summary.json").write_text(_json.dumps({"acc": 0.5, "cluster_sizes": sizes}))
-    out = run_script("collapse_check.py", str(tmp_path))
-    assert "2 logged runs; the detector fires on 1:" in out and "collapsed: step 20: cluster 1 holds 100.0%" in out
-    assert "silent on the other 1 (their final largest cluster holds at most 53% of the samples)" in out
-
-
-def test_assignments_prints_dccs_table4_rules_of_a_run(tmp_path):
-    from infoclust.cli import main
-
-    out = tmp_path / "run"
-    sets = ["model.width=8", "views.input_size=12", "train.epochs=1", "train.select_samples=64"]
-    assert main(["train", "--method", "dccs", "--data", "digits", "--out", str(out), "--quiet",
-                 *[arg for item in sets for arg in ("--set", item)]]) == 0
-    rows = [line for line in run_script("assignments.py", str(out)).splitlines() if line.startswith(f"| {out} |")]
-    assert [row.split(" | ")[1] for row in rows] == ["argmax Zc", "k-means on Z", "k-means on Z/‖Z‖",
-                                                     "k-means on Zc", "k-means on Zs"]
-    for row in rows:
-        acc = float(row.split(" | ")[2])
-        assert 0.1 <= acc <= 1
-
-
-def test_assignments_reads_any_method_and_prints_its_clusters_against_the_classes(tmp_path):
-    from infoclust import load_run
-    from infoclust.cli import main
-
-    out = tmp_path / "run"
-    assert main(["train", "--method", "imsat", "--data", "digits", "--out", str(out), "--quiet",
-                 "--set", "train.epochs=3"]) == 0
-    text = run_script("assignments.py", str(out), "--confusion")
-    rows = [line.split(" | ") for line in text.splitlines() if line.startswith(f"| {out} |")]
-    assert [row[1] for row in rows] == ["the run's clusters", "k-means on Z", "k-means on Z/‖Z‖"]
-    assert float(rows[0][2]) == round(load_run(out).evaluate()["acc"], 3)  # the run's own figure
-    table = [line.strip("| ").split(" | ") for line in text.split("against the classes (columns)")[1].splitlines()
-             if line.startswith("| ") and not line.startswith("| cluster")]
-    clusters, matched = [int(row[0]) for row in table], [int(row[1]) for row in table]
-    counts = np.array([[int(n) for n in row[2:]] for row in table])
-    assert sorted(clusters) == list(range(10)) and matched == sorted(matched)  # ordered by matched class
-    assert counts.sum(0).tolist() == np.bincount(load_digits().target).tolist()
-    assert counts[np.arange(10), matched].sum() / 1797 == pytest.approx(float(rows[0][2]), abs=5e-4)
-
-
-def test_compare_runs_averages_finished_seeds_and_names_unfinished_ones(tmp_path):
-    for method, seeds in (("a", {0: 0.5, 1: 0.7}), ("b", {2: 0.9})):
-        for seed, acc in seeds.items():
-            run = tmp_path / method / f"s{seed}"
-            run.mkdir(parents=True)
-            (run / "summary.json").write_text(json.dumps({"acc": acc, "nmi": acc / 2, "ari": acc / 4, "time_s": 600,
-                                                          "epoch": 3, "machine": "m"}))
-    (tmp_path / "b" / "s3").mkdir()  # stopped: no summary
-    done = subprocess.run([sys.executable, str(BENCHMARKS / "compare_runs.py"), f"A={tmp_path / 'a'}",
-                           f"B={tmp_path / 'b'}"], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert lines[2] == "| A | 0, 1 | 60.0 ± 10.0 | 30.0 ± 5.0 | 15.0 ± 2.5 | 10.0 / 10.0 | 3 / 3 | m |"
-    assert lines[3] == "| B | 2 | 90.0 | 45.0 | 22.5 | 10.0 | 3 | m |"
-    assert "s3: no summary.json" in done.stderr
-
-
 @pytest.mark.skipif(not any(Path(d).is_dir() for d in SYSTEM_DIRS["fashion-mnist"]),
                     reason="the mosaics are cut from Fashion-MNIST: Debian package dataset-fashion-mnist not installed")
-def test_make_mosaics_then_seg_baselines_score_the_test_split(tmp_path):
-    out = run_script("make_mosaics.py", str(tmp_path / "mosaics"), "--train", "6", "--test", "4", "--size", "32")
-    assert "wrote 6 + 4 mosaics of 32×32 px" in out
+def test_make_data_mosaics_then_seg_baselines_score_the_test_split(tmp_path):
+    done = make_data("mosaics", str(tmp_path / "mosaics"), "--train", "6", "--test", "4", "--size", "32")
+    assert done.returncode == 0 and "wrote 6 + 4 mosaics of 32×32 px" in done.stdout, done.stderr
     assert sorted(p.name for p in (tmp_path / "mosaics").iterdir()) == ["classes.txt", "test", "train"]
     assert len(list((tmp_path / "mosaics" / "test" / "labels").iterdir())) == 4
     table = run_script("seg_baselines.py", str(tmp_path / "mosaics"), "--seeds", "0", "--fit-pixels", "2000")
     assert "| majority class | — | 0." in table and "| k-means on colour + position | 0 | 0." in table
     assert "| px from the border | background | tops | footwear | other |" in table and "| 8-15 | " in table
-    run_script("make_mosaics.py", str(tmp_path / "dense"), "--train", "6", "--test", "4", "--size", "32", "--items", "8", "8")
+    assert make_data("mosaics", str(tmp_path / "dense"), "--train", "6", "--test", "4", "--size", "32", "--items", "8",
+                     "8").returncode == 0
     background = [np.mean([np.asarray(Image.open(f)) == 0 for f in sorted((tmp_path / d / "test" / "labels").iterdir())])
                   for d in ("mosaics", "dense")]
     assert background[1] < background[0] - 0.05  # 8 items a mosaic leave less background than 3-6 (0.29 vs 0.39)
-    again = subprocess.run([sys.executable, str(BENCHMARKS / "make_mosaics.py"), str(tmp_path / "dense"), "--train", "2",
-                            "--test", "2", "--size", "32"], capture_output=True, text=True, cwd=BENCHMARKS, timeout=300)
-    assert again.returncode != 0 and again.stderr.strip().splitlines() == [
-        f"make_mosaics.py: error: '{tmp_path / 'dense'}' exists; expected a new folder to write the dataset into"]
+    again = make_data("mosaics", str(tmp_path / "dense"), "--train", "2", "--test", "2", "--size", "32")
+    assert again.returncode == 2 and again.stderr.strip().splitlines() == [
+        f"infoclust: error: '{tmp_path / 'dense'}' exists; expected a new folder to write the dataset into"]
     assert len(list((tmp_path / "dense" / "test" / "labels").iterdir())) == 4  # the folder there is untouched
 
 

@@ -243,3 +243,22 @@ def test_every_out_says_which_folders_it_made(trained_run, tmp_path, capsys):
     assert capsys.readouterr().err == ""  # nothing made the second time
     assert main(_tiny_train(tmp_path / "runs" / "r", "--silent")) == 0
     assert capsys.readouterr().err.strip() == f"infoclust: made folder {tmp_path / 'runs'} (it did not exist)"
+
+
+def test_an_interrupted_run_leaves_no_live_looking_lock(tmp_path, capsys, monkeypatch):
+    from infoclust.methods.head_passes import HeadPasses
+
+    calls = []
+
+    def interrupted(self, samples, ctx):
+        calls.append(1)
+        if len(calls) == 20:
+            raise KeyboardInterrupt
+        return original(self, samples, ctx)
+
+    original = HeadPasses.train_step
+    monkeypatch.setattr(HeadPasses, "train_step", interrupted)
+    out = tmp_path / "run"
+    assert main(_tiny_train(out, "--quiet")) == 130
+    assert "infoclust: interrupted; continue it from its last checkpoint" in capsys.readouterr().err
+    assert (out / "config.yaml").is_file() and not (out / ".lock").exists()

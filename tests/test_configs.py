@@ -14,7 +14,7 @@ SHAPES = {  # (C, H, W) and classes of each named dataset, without reading it
     "cifar10": ((3, 32, 32), 10), "cifar100-20": ((3, 32, 32), 20), "stl10": ((3, 96, 96), 10),
     "potsdam": ((3, 200, 200), 6), "potsdam-3": ((3, 200, 200), 3),
     "cocostuff-3": ((3, 128, 128), 3), "cocostuff-15": ((3, 128, 128), 15),
-    "bench-runs/mosaics/fm64-dense": ((3, 64, 64), 4),  # benchmarks/make_mosaics.py's folder
+    "bench-runs/mosaics/fm64-dense": ((3, 64, 64), 4),  # infoclust make-data mosaics's folder
 }
 
 

@@ -8,7 +8,7 @@ import pytest
 from infoclust.grid import finished_cells, load_grid, write_tables
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
+RESULTS = ROOT / "results"
 GRIDS = {"peng": "peng-table1.yaml", "peng-kl-weight": "peng-kl-weight.yaml", "iic-vat": "iic-vat-fashion-mnist.yaml",
          "compare-digits": "compare-digits.yaml", "dccs-ablation": "dccs-ablation-fashion-mnist.yaml",
          "imc-swav-crops": "imc-swav-crops-fashion-mnist.yaml"}
@@ -19,8 +19,8 @@ def tracked(pattern: str) -> list[str]:
 
 
 def test_per_step_logs_are_not_in_git_but_every_run_has_its_config_and_summary():
-    assert not tracked("benchmarks/results/**/metrics.jsonl")
-    summaries = tracked("benchmarks/results/**/summary.json")
+    assert not tracked("results/**/metrics.jsonl")
+    summaries = tracked("results/**/summary.json")
     assert len(summaries) >= 80
     for path in summaries:
         folder = (ROOT / path).parent

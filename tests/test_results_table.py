@@ -1,4 +1,4 @@
-"""The headline table of docs/RESULTS.md is what benchmarks/results_table.py prints from the
+"""The headline table of docs/RESULTS.md is what results_table.py prints from the
 committed runs: a changed summary without a regenerated table fails here."""
 import importlib.util
 import json
@@ -76,7 +76,7 @@ def test_committed_results_hold_no_link_and_no_path_of_one_machine():
     import re
     import subprocess
 
-    tracked = subprocess.run(["git", "ls-files", "-s", "benchmarks/results", "docs", "configs", "README.md"], cwd=ROOT,
+    tracked = subprocess.run(["git", "ls-files", "-s", "results", "docs", "configs", "README.md"], cwd=ROOT,
                              capture_output=True, text=True, check=True).stdout.splitlines()
     assert tracked, "git lists no tracked result"
     links = [line.split("\t")[1] for line in tracked if line.startswith("120000")]  # git's mode of a symlink

@@ -224,6 +224,29 @@ def cmd_grid(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_make_data(args: argparse.Namespace) -> int:
+    """Write a dataset made from others: the mosaic segmentation benchmark, or a dataset as vectors."""
+    out = Path(args.out)
+    made = missing_folders(out.parent)
+    if args.kind == "mosaics":
+        from .data.mosaics import write_mosaics
+
+        write_mosaics(out, args.train, args.test, args.size, tuple(args.items), args.seed)
+        say_made(made)
+        print(f"wrote {args.train} + {args.test} mosaics of {args.size}×{args.size} px to {out}")
+        return 0
+    from .data.vectors import dataset_vectors, npz_bytes
+
+    if out.is_dir():
+        raise RunFolderError(f"--out '{out}' is a folder; expected the path of the .npz file to write")
+    vectors, labels = dataset_vectors(args.data)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out, npz_bytes(vectors, labels))
+    say_made(made)
+    print(f"wrote {vectors.shape[0]} × {vectors.shape[1]} vectors{'' if labels is None else ' with labels'} to {out}")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from .methods import METHODS
     from .models import BACKBONES
@@ -347,6 +370,25 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/grid", help="folder of the runs and tables; rerun to continue a grid")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_grid)
+
+    p = sub.add_parser("make-data", help="write a dataset made from others: the Fashion-MNIST mosaic segmentation "
+                                         "benchmark, or a dataset as N×D feature vectors")
+    kinds = p.add_subparsers(dest="kind", required=True)
+    k = kinds.add_parser("mosaics", help="Fashion-MNIST items on crops of two photographs, a class per pixel "
+                                         "(a segmentation folder: train/ and test/, images/ + labels/)")
+    k.add_argument("out", help="new folder to write")
+    k.add_argument("--train", type=int, default=2000, help="training mosaics (default 2000)")
+    k.add_argument("--test", type=int, default=500, help="test mosaics (default 500)")
+    k.add_argument("--size", type=int, default=64, help="side in px (default 64)")
+    k.add_argument("--items", type=int, nargs=2, default=(3, 6), metavar=("MIN", "MAX"),
+                   help="items pasted per mosaic, drawn from MIN..MAX (default 3 6): more = less background")
+    k.add_argument("--seed", type=int, default=0)
+    k.set_defaults(func=cmd_make_data)
+    k = kinds.add_parser("vectors", help="a dataset as N×D float32 vectors in a .npz (images, labels), for imsat")
+    k.add_argument("data", help="dataset name or path; digits as scikit-learn gives it (values 0..16), others "
+                                "flattened with pixels / 255")
+    k.add_argument("out", help="the .npz to write")
+    k.set_defaults(func=cmd_make_data)
 
     p = sub.add_parser("list", help="methods, backbones and datasets")
     p.set_defaults(func=cmd_list)

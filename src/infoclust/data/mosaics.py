@@ -8,8 +8,12 @@ and labels them with its group; every other pixel is background.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from PIL import Image
+
+from ..errors import DataError
 
 CLASS_NAMES = ["background", "tops", "footwear", "other"]
 # Fashion-MNIST class → group: tops (T-shirt/top, pullover, dress, coat, shirt), footwear (sandal,
@@ -41,3 +45,28 @@ def make_mosaics(items: np.ndarray, item_classes: np.ndarray, photos: list[np.nd
             labels[n, top:top + side, left:left + side][covered] = FASHION_GROUPS[item_classes[i]]
         images[n] = canvas.transpose(2, 0, 1)
     return images, labels
+
+
+def write_mosaics(out: str | Path, train: int = 2000, test: int = 500, size: int = 64,
+                  per_image: tuple[int, int] = (3, 6), seed: int = 0) -> None:
+    """Write the mosaic benchmark as a new segmentation folder ``out`` (train/ and test/, each
+    images/ + labels/, and classes.txt): ``train`` mosaics of Fashion-MNIST's training items and
+    ``test`` of its test items, on crops of scikit-learn's two sample photographs."""
+    from sklearn.datasets import load_sample_images
+
+    from .registry import load_dataset
+    from .segmentation import write_segmentation_folder
+
+    if train < 1 or test < 1 or not 1 <= per_image[0] <= per_image[1]:
+        raise DataError(f"mosaics: {train} train, {test} test, {per_image[0]} to {per_image[1]} items each: expected "
+                        "at least one mosaic per split and 1 ≤ MIN ≤ MAX items")
+    photos = list(load_sample_images().images)
+    splits = {}
+    for offset, split, count in ((0, "train", train), (1, "test", test)):
+        items = load_dataset("fashion-mnist", split=split, progress=False)
+        try:
+            splits[split] = make_mosaics(items.images[:, 0], items.labels, photos, count, size, per_image,
+                                         seed=seed * 2 + offset)
+        except ValueError as error:
+            raise DataError(f"mosaics: {error}") from None
+    write_segmentation_folder(Path(out), splits, CLASS_NAMES)
