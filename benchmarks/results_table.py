@@ -1,18 +1,20 @@
 """The headline table of docs/RESULTS.md, generated from the committed runs (``config.yaml`` +
 ``summary.json`` of each seed) and the rows of ``results/headline.yaml``:
 
-    python results_table.py            # print the table
-    python results_table.py --write    # replace it in docs/RESULTS.md (between its markers)
+    python benchmarks/results_table.py            # print the table
+    python benchmarks/results_table.py --write    # replace it in docs/RESULTS.md (between its markers)
 
 Each row: our mean ± sd over the committed seeds (population sd), the seeds, the split trained on
 and reported on, the label-free selection rule, the budget and the machine, beside the paper's
-figure and its protocol, and a link to the row's section. ``tests/test_results_table.py`` fails
+figure and its protocol, and a link to the row's section (``section`` and its GitHub ``anchor`` on the
+row's ``page``, a page under docs/results/). ``tests/test_results_table.py`` fails
 when the committed table differs from what this prints.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import posixpath
 import sys
 from pathlib import Path
 
@@ -22,7 +24,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = ROOT / "results" / "headline.yaml"
 PAGE = ROOT / "docs" / "RESULTS.md"
-BEGIN, END = "<!-- headline table: begin (results_table.py) -->", "<!-- headline table: end -->"
+BEGIN, END = "<!-- headline table: begin (benchmarks/results_table.py) -->", "<!-- headline table: end -->"
 
 
 def seed_runs(folder: Path) -> list[tuple[int, dict, dict]]:
@@ -61,7 +63,15 @@ def row_cells(row: dict) -> list[str]:
     ours = f"{100 * values.mean():.1f} ± {100 * values.std():.1f}"
     seeds = ", ".join(str(seed) for seed, _, _ in runs)
     return [row["method"], row["data"], f"{key.upper()} {ours}", seeds, f"{split} → {shown}", row["selection"],
-            budget(config, summaries), machines(summaries), row["paper"], f"[{row['section']}](#{row['anchor']})"]
+            budget(config, summaries), machines(summaries), row["paper"], details_link(row)]
+
+
+def details_link(row: dict) -> str:
+    """``[section](page#anchor)``, the page relative to docs/RESULTS.md (``page`` is relative to the repository);
+    ``[section](#anchor)`` for a section of docs/RESULTS.md itself."""
+    page = posixpath.relpath(row["page"], "docs")  # docs/RESULTS.md's folder, relative to the repository
+    page = "" if page == PAGE.name else page
+    return f"[{row['section']}]({page}#{row['anchor']})"
 
 
 def table() -> str:
