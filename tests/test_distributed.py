@@ -1,7 +1,11 @@
 """Two processes (gloo on CPU) compute the one-process step of the global batch: same loss, same
 gradients, same updated weights; and ``infoclust train --nproc 2`` trains end to end."""
+import gc
 import json
 import os
+import time
+import warnings
+import weakref
 
 import numpy as np
 import pytest
@@ -10,10 +14,10 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from infoclust.cli import main
-from infoclust.config import load_config
+from infoclust.methods import load_config
 from infoclust.data import load_dataset
-from infoclust.distributed import DistContext, SyncedBatchNorm
-from infoclust.engine import select_device
+from infoclust.distributed import DistContext, SyncedBatchNorm, close_process_group
+from infoclust.machine import select_device
 from infoclust.errors import ConfigError
 from infoclust.methods import StepContext, build_method, method_spec, resolve_config
 from infoclust.rng import Rng
@@ -91,9 +95,7 @@ def one_step(case: str, rank: int, world: int, init_file: str, out: str, warm: s
                     "grads": {n: p.grad for n, p in params.items() if p.grad is not None},
                     "weights": {n: p.detach() for n, p in params.items()},
                     "synced": any(isinstance(m, SyncedBatchNorm) for m in _all_modules(method))}, out)
-    if world > 1:
-        dist.barrier()  # nobody tears gloo down while another process still talks to it
-        dist.destroy_process_group()
+    close_process_group(ctx_dist)  # nobody tears gloo down while another process still talks to it
 
 
 def _all_modules(method):
@@ -142,8 +144,7 @@ def _sinkhorn_worker(rank: int, init_file: str, out: str) -> None:
     scores = torch.nn.functional.normalize(torch.randn(64, 30, generator=torch.Generator().manual_seed(0)), dim=1)
     codes = sinkhorn(scores.view(2, 32, 30)[rank], eps=0.05, iters=3, reduce=DistContext(rank, 2).combine)
     torch.save(codes, f"{out}.{rank}")
-    dist.barrier()
-    dist.destroy_process_group()
+    close_process_group(DistContext(rank, 2))
 
 
 def test_two_processes_give_the_sinkhorn_codes_of_the_global_batch(tmp_path):
@@ -163,6 +164,58 @@ def test_a_broken_reduction_is_caught(tmp_path, monkeypatch):
     monkeypatch.setenv("BREAK_REDUCE", "1")
     one, two = one_and_two("iic", tmp_path)
     assert not torch.allclose(one["loss"], two["loss"], rtol=1e-3) or max(relative_errors(one["grads"], two["grads"]).values()) > 1e-2
+
+
+def _gloo_threads() -> list[str]:
+    """The names of this process's gloo threads (Linux: /proc), [] where they cannot be listed."""
+    if not os.path.isdir("/proc/self/task"):
+        return []
+    names = []
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/comm") as f:
+                names.append(f.read().strip())
+        except OSError:  # the thread ended meanwhile
+            pass
+    return [n for n in names if "gloo" in n]
+
+
+def _closing_worker(rank: int, init_file: str) -> None:
+    """Join, build an optimiser after joining (as training does: its first construction imports
+    torch._dynamo, which imports torch.distributed.nn), talk, then close the group: the group is
+    gone, nothing holds it, and none of gloo's threads is left to outlive the interpreter."""
+    torch.set_num_threads(1)
+    ctx = DistContext(rank, 2)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+    model = torch.nn.Linear(3, 2)
+    optimiser = torch.optim.Adam(model.parameters())
+    model(torch.ones(4, 3)).sum().backward()
+    ctx.average_gradients(model.parameters())
+    optimiser.step()
+    assert ctx.mean_values(torch.tensor([float(rank)])).item() == 0.5
+    assert _gloo_threads() or not os.path.isdir("/proc/self/task")  # the threads the check below counts
+    group = weakref.ref(dist.group.WORLD)
+    with warnings.catch_warnings():  # close_process_group warns when the group outlives it
+        warnings.filterwarnings("error", "the destroyed process group", RuntimeWarning)
+        close_process_group(ctx)
+    assert not dist.is_initialized()
+    gc.collect()
+    assert group() is None, "something still holds the destroyed process group"
+    deadline = time.monotonic() + 5  # joined threads leave /proc a moment after they end
+    while _gloo_threads() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _gloo_threads(), _gloo_threads()
+
+
+def test_closing_the_process_group_leaves_no_gloo_thread_behind(tmp_path):
+    mp.spawn(_closing_worker, args=(str(tmp_path / "init"),), nprocs=2, join=True)  # raises unless both exit 0
+
+
+def test_closing_is_a_no_op_alone_or_before_joining():
+    assert not dist.is_initialized()
+    close_process_group(DistContext())
+    close_process_group(DistContext(1, 2))  # never joined
+    assert not dist.is_initialized()
 
 
 def test_nproc_two_trains_digits_end_to_end(tmp_path, capsys):

@@ -384,7 +384,7 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
                    help="items pasted per mosaic, drawn from MIN..MAX (default 3 6): more = less background")
     k.add_argument("--seed", type=int, default=0)
     k.set_defaults(func=cmd_make_data)
-    k = kinds.add_parser("vectors", help="a dataset as N×D float32 vectors in a .npz (images, labels), for imsat")
+    k = kinds.add_parser("vectors", help="a dataset as N×D float32 vectors in a .npz (images, labels), for a method of vectors")
     k.add_argument("data", help="dataset name or path; digits as scikit-learn gives it (values 0..16), others "
                                 "flattened with pixels / 255")
     k.add_argument("out", help="the .npz to write")

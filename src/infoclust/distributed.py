@@ -10,12 +10,23 @@ simply skipped, so an idle head can never hang a collective. Rank 0 alone writes
 from __future__ import annotations
 
 import os
+import warnings
+import weakref
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
+
+if dist.is_available():
+    # Imported now, before any process group exists, and not later: its functions bind the default
+    # group as a default argument (``group=group.WORLD``) when the module is first imported, and
+    # torch.optim imports it (through torch._dynamo) when the first optimiser is built. Imported
+    # after ``init_process_group`` they hold the live group for good: ``destroy_process_group``
+    # then leaves gloo's worker threads running into interpreter shutdown, where they can abort
+    # the process ("terminate called without an active exception").
+    import torch.distributed.nn.functional  # noqa: F401
 
 
 class _AllReduceSum(torch.autograd.Function):
@@ -118,10 +129,35 @@ def from_environment() -> DistContext:
                        int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
 
 
-def init_process_group(ctx: DistContext, device: torch.device) -> None:
-    """Join the process group (NCCL on GPUs, gloo on CPUs) unless already joined or alone."""
+def init_process_group(ctx: DistContext, device: torch.device) -> bool:
+    """Join the process group (NCCL on GPUs, gloo on CPUs) unless already joined or alone; True when
+    this call joined it (and ``close_process_group`` should end it)."""
     if ctx.active and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=ctx.rank, world_size=ctx.world_size)
+        return True
+    return False
+
+
+def close_process_group(ctx: DistContext, wait: bool = True) -> None:
+    """Leave and destroy the process group, so that no backend thread outlives it into interpreter
+    shutdown; a no-op when alone or not joined.
+
+    ``wait``: first wait at a barrier until every process has finished its collectives (the normal
+    end); pass False when leaving on an error, where a peer may be gone or stuck in another
+    collective. Warns when something still holds the destroyed group (its threads then live on).
+    """
+    if not ctx.active or not dist.is_initialized():
+        return
+    if wait:
+        ctx.barrier()
+    try:
+        group: weakref.ref | None = weakref.ref(dist.group.WORLD)
+    except TypeError:  # a torch whose process groups take no weak reference: nothing to check
+        group = None
+    dist.destroy_process_group()
+    if group is not None and group() is not None:
+        warnings.warn("the destroyed process group is still referenced, so its backend threads outlive it "
+                      "and may abort the process at exit", RuntimeWarning, stacklevel=2)
 
 
 class SyncedBatchNorm(nn.modules.batchnorm._BatchNorm):

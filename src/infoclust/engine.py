@@ -24,7 +24,7 @@ from .collapse import WINDOWS, collapse_reason
 from .config import RunConfig
 from .data import Dataset
 from .data.run_data import data_record, load_data
-from .distributed import DistContext, from_environment, init_process_group
+from .distributed import DistContext, close_process_group, from_environment, init_process_group
 from .errors import CheckpointError, ConfigError, DataError, TrainingError
 from .evaluation import HeadTally, summarize_tallies
 from .machine import choose_threads, configure_determinism, describe, resolve_determinism, select_device
@@ -464,24 +464,32 @@ def train(cfg: RunConfig | None, out: str | Path, resume: bool = False, progress
         elif run.config_path.exists():
             raise ConfigError(f"'{out}' already holds a run: continue it with --resume, or choose another --out")
         device = select_device(cfg.train.device, dist)
-        init_process_group(dist, device)
-        record = run.read_data_record() if resume else None
-        train_data, eval_data = load_data(cfg, progress and dist.is_main, record, run.root)
-        trainer = Trainer(cfg, train_data, run, progress, eval_dataset=eval_data, dist=dist, lines=lines)
-        if dist.is_main and record is None:
-            run.write_data_record(data_record(cfg, train_data, eval_data))
-        if not resume:
-            if dist.is_main:
-                run.write_config(trainer.cfg)
-        elif run.has_checkpoint():
-            trainer.restore(truncate_log=True)
-            trainer.resumed_from = trainer.state.global_step
-        else:  # stopped before its first checkpoint: it starts over, so its old log lines go
-            trainer.resumed_from = 0
-            if dist.is_main:
-                run.truncate_metrics(0)
-        dist.barrier()
-        return trainer.fit()
+        joined = init_process_group(dist, device)
+        try:
+            record = run.read_data_record() if resume else None
+            train_data, eval_data = load_data(cfg, progress and dist.is_main, record, run.root)
+            trainer = Trainer(cfg, train_data, run, progress, eval_dataset=eval_data, dist=dist, lines=lines)
+            if dist.is_main and record is None:
+                run.write_data_record(data_record(cfg, train_data, eval_data))
+            if not resume:
+                if dist.is_main:
+                    run.write_config(trainer.cfg)
+            elif run.has_checkpoint():
+                trainer.restore(truncate_log=True)
+                trainer.resumed_from = trainer.state.global_step
+            else:  # stopped before its first checkpoint: it starts over, so its old log lines go
+                trainer.resumed_from = 0
+                if dist.is_main:
+                    run.truncate_metrics(0)
+            dist.barrier()
+            figures = trainer.fit()
+        except BaseException:
+            if joined:  # a peer may be gone or stuck: leave without waiting for it
+                close_process_group(dist, wait=False)
+            raise
+        if joined:  # no gloo thread may outlive the group into the interpreter's exit
+            close_process_group(dist)
+        return figures
 
 
 def run_to_end(out: str | Path, make_config: Callable[[], RunConfig], progress: bool = True) -> dict:

@@ -5,6 +5,6 @@ Knows numpy, Pillow and urllib, never torch: the engine turns ``Dataset.images``
 """
 
 from .dataset import Dataset
-from .registry import dataset_help, dataset_path, list_datasets, load_dataset
+from .registry import channel_stats, dataset_help, dataset_path, list_datasets, load_dataset
 
-__all__ = ["Dataset", "dataset_help", "dataset_path", "list_datasets", "load_dataset"]
+__all__ = ["Dataset", "channel_stats", "dataset_help", "dataset_path", "list_datasets", "load_dataset"]

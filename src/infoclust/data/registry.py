@@ -29,6 +29,8 @@ class _Named:
     summary: str
     load: Callable[[str, str | None, bool, bool], Dataset]  # (split, root, download, progress)
     splits: tuple[str, ...] = SPLITS
+    # per-channel (mean, std) of the pixels in [0, 1] as the papers' code normalises them, None = unknown
+    channel_stats: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
 
 DATASETS = {
@@ -36,12 +38,14 @@ DATASETS = {
         "Krizhevsky's 32x32 colour images, 10 classes; 50,000 train + 10,000 test; the binary version "
         "(cifar-10-binary.tar.gz, a 170 MB download) read from root or the cache, or downloaded",
         partial(load_cifar, "cifar10"),
+        channel_stats=((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)),
     ),
     "cifar100-20": _Named(
         "CIFAR-100's 32x32 colour images labelled by their 20 coarse super-classes (IIC's CIFAR100-20); "
         "50,000 train + 10,000 test; cifar-100-binary.tar.gz (a 169 MB download) read from root or the cache, "
         "or downloaded",
         partial(load_cifar, "cifar100-20"),
+        channel_stats=((0.5071, 0.4867, 0.4408), (0.2675, 0.2565, 0.2761)),
     ),
     "cocostuff-15": _Named(
         "COCO-Stuff's 15 stuff classes per pixel (IIC's COCO-Stuff), 128x128 centre crops of the images scaled "
@@ -87,6 +91,7 @@ DATASETS = {
         "stl10_binary.tar.gz (a 2.6 GB download) read from root or the cache, or downloaded",
         load_stl10,
         STL10_SPLITS,
+        channel_stats=((0.43, 0.42, 0.39), (0.27, 0.26, 0.27)),
     ),
 }
 KNOWN_SPLITS = tuple(dict.fromkeys(split for named in DATASETS.values() for split in named.splits))
@@ -150,6 +155,13 @@ def load_dataset(
     raise ConfigError(
         f"unknown dataset '{name_or_path}': expected one of {', '.join(list_datasets())}, or {PATH_FORMS}"
     )
+
+
+def channel_stats(name_or_path: str) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """Per-channel (mean, std) of a named dataset's pixels in [0, 1], as the papers' code
+    normalises them; None for other datasets and paths."""
+    named = DATASETS.get(name_or_path.lower())
+    return None if named is None else named.channel_stats
 
 
 def dataset_path(name_or_path: str) -> str | None:

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from .. import config
+from ..data import channel_stats
 from ..config import RunConfig, validate_common
 from ..distributed import DistContext
 from ..errors import ConfigError, DataError
@@ -64,7 +65,8 @@ def resolve_config(cfg: RunConfig, sample_shape: tuple[int, ...], n_classes: int
     ``labelled_parts``: some samples come from a labelled part of the source; ``processes``: how
     many processes share each batch): everything checkable happens here, before the first step."""
     spec = method_spec(cfg.method)
-    facts = DataFacts(tuple(sample_shape), n_classes, n_samples, labelled_parts, processes, cfg.data.name)
+    facts = DataFacts(tuple(sample_shape), n_classes, n_samples, labelled_parts, processes,
+                      channel_stats(cfg.data.name))
     resolved = spec.resolve(cfg, facts)
     validate_common(resolved)
     if resolved.train.batch_size % processes:

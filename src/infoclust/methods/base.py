@@ -46,14 +46,15 @@ class DataFacts:
     them (a default for ``model.n_clusters``, never a training signal); ``n_samples``: the training
     samples, None when the data are only predicted; ``labelled_parts``: whether some samples come
     from a labelled part of the source (``StepContext.labelled``); ``processes``: how many processes
-    share each global batch; ``name``: the dataset's name or path."""
+    share each global batch; ``channel_stats``: per-channel (mean, std) of the pixels in [0, 1]
+    where the dataset is known to have them (the papers' normalisation), else None."""
 
     shape: tuple[int, ...]
     n_classes: int | None = None
     n_samples: int | None = None
     labelled_parts: bool = False
     processes: int = 1
-    name: str = ""
+    channel_stats: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
 
 class Method:

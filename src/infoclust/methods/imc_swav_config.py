@@ -19,12 +19,6 @@ from ..views import CropGroup, Jitter, MultiCropViews
 from .base import DataFacts
 from .common import fill_image_defaults, is_tiny
 
-# per-channel (mean, std) of the normalisation, by dataset name (the code's values); others: 0.5
-NORMALISATION = {
-    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)),
-    "cifar100-20": ((0.5071, 0.4867, 0.4408), (0.2675, 0.2565, 0.2761)),
-    "stl10": ((0.43, 0.42, 0.39), (0.27, 0.26, 0.27)),
-}
 CROP_SIDES = {32: [28, 18], 64: [56, 36], 96: [76, 52]}  # the code's multi-crop sizes by image side
 CROP_SCALES = [[0.2, 1.0], [0.08, 0.4]]  # area fractions of the large and the small crops (the code's)
 TINY_CROP_SCALES = [[0.4, 1.0], [0.2, 0.6]]  # tiny images: a crop under a fifth of 8×8 px loses the digit
@@ -130,7 +124,7 @@ TINY_DEFAULTS = {"train.epochs": 30, "train.batch_size": 64, "train.lr": 2e-3, "
 
 
 def resolve(cfg: IMCRunConfig, facts: DataFacts) -> IMCRunConfig:
-    """Fill every None from the image shape (C, H, W) and the dataset's name."""
+    """Fill every None from the image shape (C, H, W) and the dataset's channel statistics."""
     sample_shape, n_classes = facts.shape, facts.n_classes
     cfg, c, side = fill_image_defaults(cfg, sample_shape, TINY_DEFAULTS, PAPER_DEFAULTS)
     model, views = dataclasses.replace(cfg.model), dataclasses.replace(cfg.views)
@@ -151,7 +145,7 @@ def resolve(cfg: IMCRunConfig, facts: DataFacts) -> IMCRunConfig:
         views.crop_scales = [list(scale) for scale in (TINY_CROP_SCALES if tiny else CROP_SCALES)[:groups]]
     if views.flip_p is None:
         views.flip_p = 0.5 if c == 3 else 0.0
-    mean, std = NORMALISATION.get(cfg.data.name, ((0.5,) * c, (0.5,) * c))
+    mean, std = facts.channel_stats or ((0.5,) * c, (0.5,) * c)  # the code's values for CIFAR and STL
     if views.mean is None:
         views.mean = list(mean)[:c]
     if views.std is None:
