@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path

@@ -9,7 +9,6 @@ resolved values.
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 import difflib
 import types
@@ -20,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError, DataError
+from .errors import ConfigError
 
 ON_COLLAPSE = ("stop", "continue")
 

@@ -3,7 +3,7 @@ sub-head summaries, all computed from contingency counts (clusters × classes), 
 of many samples (every pixel of a segmentation set) can be accumulated chunk by chunk."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment

@@ -7,6 +7,7 @@ checks every registered method against this contract.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -57,7 +58,7 @@ class DataFacts:
     channel_stats: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
 
-class Method:
+class Method(ABC):
     """A clustering method: owns its views, modules, optimisers and schedules.
 
     Built as ``spec.build(cfg, sample_shape, device, dist)`` with ``sample_shape`` (C, H, W) for
@@ -87,42 +88,43 @@ class Method:
         engine reports the model as the last pass for which this is true left it. Always, by default."""
         return True
 
+    @abstractmethod
     def train_step(self, samples: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:
         """One optimisation step on this process's b samples; returns named 0-d loss parts
         (detached tensors): the engine logs each key's mean over the steps that returned it, without
         a host sync per step. Steps may return different parts (DCCS: critic or encoder parts), but
         "loss" and ``watched_loss`` come at least once every 10 steps."""
-        raise NotImplementedError
 
     def diagnose(self, parts: dict[str, float]) -> str | None:
         """A method-specific failure seen in the loss parts' means of a log window (e.g. a
         diverging critic), in words, or None (the default: the engine's finite-loss check only)."""
         return None
 
+    @abstractmethod
     def predict(self, samples: torch.Tensor) -> dict[str, torch.Tensor]:
         """B samples → {head: h×B×K posteriors} on the evaluation view (h sub-heads, h ≥ 1)."""
-        raise NotImplementedError
 
     def selection_scores(self, samples: torch.Tensor, ctx: StepContext) -> torch.Tensor | None:
         """Label-free score per sub-head of ``report_head`` (h,), lower is better; None (the
         default) when the method has no choice to make."""
         return None
 
+    @abstractmethod
     def features(self, samples: torch.Tensor) -> torch.Tensor:
         """B samples → B×D embedding on the evaluation view (``feature_network`` in eval mode)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def feature_network(self) -> "FeatureNetwork":
         """The network behind ``features`` with gradients, sharing this method's modules (the
         probes copy it before training it)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def state_dict(self) -> dict:
         """Every module, optimiser and schedule: ``load_state_dict`` of it continues exactly."""
-        raise NotImplementedError
 
+    @abstractmethod
     def load_state_dict(self, state: dict) -> None:
-        raise NotImplementedError
+        """Continue from ``state_dict()``'s output exactly."""
 
 
 class FeatureNetwork(nn.Module):
