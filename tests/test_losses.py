@@ -301,3 +301,59 @@ def test_dense_loss_rewards_neighbours_that_agree():
     # two regions, one-hot: −log 2 = −0.69 where both pixels of a pair lie in one region (t_y = 0), less across
     assert -0.6 < dense_iic_loss(stripes, stripes, 1) < -0.4
     assert dense_iic_loss(noise, noise, 1) > -0.01  # near-uniform posteriors carry no information
+
+
+# ---------------------------------------------------------------- TEMI's weighted β-PMI
+def _temi_by_hand(s, t, marginal, beta, weight):
+    """The issue's formula written out row by row, cluster by cluster, in float64."""
+    n, k = len(s), len(s[0])
+    total = 0.0
+    for i in range(n):
+        inner = sum((s[i][c] * t[i][c]) ** beta / marginal[c] for c in range(k))
+        total += -(1.0 if weight is None else weight[i]) * math.log(inner)
+    return total / n
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_temi_loss_is_the_weighted_beta_pmi_formula(weighted):
+    from infoclust.losses import temi_loss
+    gen = torch.Generator().manual_seed(3)
+    s = torch.rand(7, 5, generator=gen, dtype=torch.float64).softmax(-1)
+    t = torch.rand(7, 5, generator=gen, dtype=torch.float64).softmax(-1)
+    marginal = torch.rand(5, generator=gen, dtype=torch.float64).softmax(-1)
+    weight = torch.rand(7, generator=gen, dtype=torch.float64) if weighted else None
+    got = temi_loss(s, t, marginal, beta=0.6, weight=weight)
+    assert got.dim() == 0
+    want = _temi_by_hand(s.tolist(), t.tolist(), marginal.tolist(), 0.6, None if weight is None else weight.tolist())
+    assert abs(got.item() - want) < 1e-10
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_temi_loss_gradient_matches_autograd_of_the_formula(weighted):
+    from infoclust.losses import temi_loss
+    gen = torch.Generator().manual_seed(4)
+    logits = torch.randn(6, 4, generator=gen, dtype=torch.float64, requires_grad=True)
+    t = torch.rand(6, 4, generator=gen, dtype=torch.float64).softmax(-1)
+    marginal = torch.rand(4, generator=gen, dtype=torch.float64).softmax(-1)
+    weight = torch.rand(6, generator=gen, dtype=torch.float64) if weighted else torch.ones(6, dtype=torch.float64)
+    (grad,) = torch.autograd.grad(temi_loss(logits.softmax(-1), t, marginal, 0.6, weight if weighted else None), logits)
+    s = logits.softmax(-1)
+    formula = -(weight * ((s * t) ** 0.6 / marginal).sum(-1).log()).mean()  # the formula, vectorised
+    (want,) = torch.autograd.grad(formula, logits)
+    assert torch.allclose(grad, want, atol=1e-12, rtol=0)
+    assert grad.abs().max() > 1e-3  # a real gradient, not zero
+
+
+def test_temi_loss_per_head_and_rewards_agreeing_confident_pairs():
+    from infoclust.losses import temi_loss
+    k = 4
+    one_hot = torch.eye(k).repeat(3, 1)
+    uniform = torch.full((12, k), 1 / k)
+    marginal = torch.full((k,), 1 / k)
+    agree = temi_loss(one_hot, one_hot, marginal, beta=1.0)
+    assert agree.item() == pytest.approx(-math.log(k), abs=1e-6)  # PMI of a sure, balanced pair = log K
+    assert temi_loss(uniform, uniform, marginal, beta=1.0).item() == pytest.approx(0.0, abs=1e-6)
+    heads = temi_loss(torch.stack([one_hot, uniform]), torch.stack([one_hot, uniform]), marginal.expand(2, k), beta=1.0)
+    assert heads.shape == (2,) and heads[0] < heads[1]
+    with pytest.raises(ValueError, match="one …×N×K shape"):
+        temi_loss(one_hot, one_hot[:5], marginal)

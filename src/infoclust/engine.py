@@ -32,7 +32,7 @@ from .methods import StepContext, build_method, resolve_config
 from .prediction import posterior_chunks, sample_tensor
 from .progress import RunConsole
 from .rng import Rng
-from .runs import RunDir, atomic_write_text, json_safe
+from .runs import RunCache, RunDir, atomic_write_text, json_safe
 
 LOG_EVERY = 10  # steps between "train" lines in metrics.jsonl (and host syncs for the loss parts)
 CURVE_KEYS = ("epoch", "step", "model_step", "time_s", "acc", "nmi", "ari", "nmi_geometric", "acc_mean",
@@ -137,7 +137,7 @@ class Trainer:
         torch.manual_seed(self.cfg.seed)
         self.method = build_method(self.cfg, shape, self.device, dist)
         if prepare:
-            self.method.prepare(self.images)
+            self.method.prepare(self.images, None if run is None else RunCache(run, dist.is_main))
         self.rng = Rng.seeded(self.cfg.seed + 1, self.device, dist.rank, dist.world_size)
         self.state = Progress()
         self.snapshot: tuple[int, dict] | None = None  # (step, method state) the last reportable pass left

@@ -128,6 +128,7 @@ class RunDir:
         self.checkpoint_path = self.root / "checkpoint" / "last.safetensors"
         self.legacy_checkpoint_path = self.root / "checkpoint" / "last.pt"  # earlier versions' pickle-based file
         self.report_dir = self.root / "report"
+        self.cache_dir = self.root / "cache"  # what a method computed from the data (``RunCache``)
 
     @contextmanager
     def lock(self) -> Iterator[None]:
@@ -269,3 +270,27 @@ class RunDir:
                 raise
         raise CheckpointError(f"checkpoint '{self.checkpoint_path}' is refused as unsafe: it is a pickle-based "
                               "file, which infoclust never loads")
+
+
+class RunCache:
+    """A run folder's ``cache/``: a method's precomputed tensors (``methods.base.PrepareCache``),
+    one safetensors file per name; only the writing process (rank 0) saves."""
+
+    def __init__(self, run: RunDir, writes: bool = True):
+        self.root, self.writes = run.cache_dir, writes
+
+    def _path(self, name: str) -> Path:
+        return self.root / f"{name}.safetensors"
+
+    def load(self, name: str) -> dict[str, torch.Tensor] | None:
+        path = self._path(name)
+        if not path.is_file():
+            return None
+        try:
+            return decode(path.read_bytes(), str(path))
+        except CheckpointError:
+            return None  # unreadable: computed again and written anew
+
+    def save(self, name: str, tensors: dict[str, torch.Tensor]) -> None:
+        if self.writes:
+            atomic_write_bytes(self._path(name), encode(tensors))

@@ -19,6 +19,7 @@ from . import info  # noqa: F401  (registers iic, imsat, iic-vat)
 from . import dccs  # noqa: F401  (registers dccs)
 from . import imc_swav  # noqa: F401  (registers imc-swav)
 from . import segmentation  # noqa: F401  (registers iic-seg)
+from . import temi  # noqa: F401  (registers temi)
 
 METHODS = REGISTRY
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Protocol
 
 import torch
 from torch import nn
@@ -58,6 +58,17 @@ class DataFacts:
     channel_stats: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
 
+class PrepareCache(Protocol):
+    """Where ``Method.prepare`` keeps what it computed from the data across resumes (the run
+    folder's ``cache/``): tensors under a name that carries their inputs' fingerprint."""
+
+    def load(self, name: str) -> dict[str, torch.Tensor] | None:
+        """The tensors saved under ``name``, or None when there are none (or they cannot be read)."""
+
+    def save(self, name: str, tensors: dict[str, torch.Tensor]) -> None:
+        """Keep ``tensors`` under ``name`` (atomically; nothing half-written)."""
+
+
 class Method(ABC):
     """A clustering method: owns its views, modules, optimisers and schedules.
 
@@ -74,9 +85,10 @@ class Method(ABC):
     def __init__(self, cfg: RunConfig, device: torch.device, dist: DistContext = DistContext()):
         self.cfg, self.device, self.dist = cfg, device, dist
 
-    def prepare(self, samples: torch.Tensor) -> None:
-        """Once per run, before training, with every training sample (e.g. IMSAT's VAT radii);
-        nothing by default."""
+    def prepare(self, samples: torch.Tensor, cache: PrepareCache | None = None) -> None:
+        """Once per run, before training, with every training sample (e.g. IMSAT's VAT radii,
+        TEMI's neighbours); ``cache`` keeps costly results for a resume (None: no run folder).
+        Nothing by default."""
 
     def pass_name(self, epoch: int) -> str:
         """A short label of what pass ``epoch`` trains (logged and shown in the progress bar); by

@@ -16,7 +16,7 @@ from ..graphs import StepGraphs, use_cuda_graphs
 from ..losses import iic_loss, imsat_loss, kl_divergence
 from ..models import ClusterNet
 from ..views import VectorViews, cutout, gaussian_noise, input_channels, mix_like, mixup
-from .base import FeatureNetwork, MethodSpec, StepContext, register
+from .base import FeatureNetwork, MethodSpec, PrepareCache, StepContext, register
 from .head_passes import HeadPasses, total
 from .common import MAIN, OVER, parse_schedule
 from .info_config import PRESETS, InfoRunConfig, build_views, resolve, validate
@@ -87,7 +87,7 @@ class InfoClustering(HeadPasses):
         self.radius: torch.Tensor | None = None  # per-sample VAT radius (adaptive ε), set by prepare
 
     # ------------------------------------------------------------------ the contract
-    def prepare(self, samples: torch.Tensor) -> None:
+    def prepare(self, samples: torch.Tensor, cache: PrepareCache | None = None) -> None:
         """Per-dataset precomputation: IMSAT's adaptive VAT radius when it is switched on."""
         t = self.cfg.objective.transforms
         if t.vat_adaptive_eps:

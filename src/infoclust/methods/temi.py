@@ -1,0 +1,172 @@
+"""TEMI: mutual information between a sample and its nearest neighbours (Adaloglou et al., BMVC 2023).
+
+Each sample is paired with one of its k nearest neighbours (cosine) in a fixed embedding, drawn
+afresh at every step. ``model.heads`` independent heads form a student, trained by AdamW, and an EMA
+teacher; each head's loss is the weighted β-PMI of ``losses.temi_loss`` between the student's
+posterior of one side and the teacher's of the other, both orders averaged, against the teacher's
+cluster marginal (an EMA of its batch means, reduced over processes); a pair's weight is the
+teacher's agreement on it, averaged over heads. The head of lowest training loss is reported (TEMI's
+label-free choice), with the teacher's posteriors.
+
+The embedding here is the data themselves: vectors as given, images flattened; neighbours by cosine
+similarity of it as given, the heads' input standardised per dimension (TEMI's). Neighbours are mined once per run (``neighbours.nearest_neighbours``) and kept in the run
+folder's cache under the embedding's fingerprint, so a resume reuses them.
+"""
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+from torch import nn
+
+from ..distributed import DistContext
+from ..losses import temi_loss
+from ..models.temi import TEMIHeads
+from ..neighbours import draw_neighbours, fingerprint, nearest_neighbours
+from .base import FeatureNetwork, Method, MethodSpec, PrepareCache, StepContext, register
+from .temi_config import TEMIRunConfig, resolve, validate
+
+HEAD = "heads"  # the reported head: TEMI's heads, one sub-head each
+LOSS_MOMENTUM = 0.9  # of each head's running training loss, the selection score
+
+
+class TEMI(Method):
+    """The student heads, their EMA teacher, the teacher's marginal, and the neighbours."""
+
+    report_head = HEAD
+
+    def __init__(self, cfg: TEMIRunConfig, sample_shape: tuple[int, ...], device: torch.device,
+                 dist: DistContext = DistContext()):
+        super().__init__(cfg, device, dist)
+        m = cfg.model
+        dim = math.prod(sample_shape)
+        self.student = TEMIHeads(dim, m.n_clusters, m.heads, m.hidden, m.bottleneck).to(device)
+        self.teacher = copy.deepcopy(self.student).requires_grad_(False)
+        self.modules = {"student": self.student, "teacher": self.teacher}
+        self.optimizer = torch.optim.AdamW(self.student.parameters(), lr=cfg.train.lr,
+                                           weight_decay=cfg.train.weight_decay)
+        self.marginal = torch.full((m.heads, m.n_clusters), 1 / m.n_clusters, device=device)
+        self.head_loss = torch.full((m.heads,), float("nan"), device=device)  # running loss per head
+        self.shift = torch.zeros(dim, device=device)  # the standardisation, set by prepare, kept in the state
+        self.spread = torch.ones(dim, device=device)
+        self.embedding: torch.Tensor | None = None  # N×D standardised training samples (prepare)
+        self.neighbours: torch.Tensor | None = None  # N×k neighbour indices (prepare)
+        self.steps_per_epoch = 1
+
+    # ------------------------------------------------------------------ the contract
+    def prepare(self, samples: torch.Tensor, cache: PrepareCache | None = None) -> None:
+        """Mine each training sample's k neighbours by cosine similarity of the embedding as given (as
+        TEMI mines its frozen embeddings; from ``cache`` when it holds them for this embedding), and
+        standardise the heads' input per dimension."""
+        flat = samples.flatten(1).float()
+        self.shift = flat.mean(0)
+        std = flat.std(0)
+        self.spread = torch.where(std > 0, std, torch.ones_like(std))  # a constant dimension stays 0
+        self.embedding = self.standardise(samples)
+        k = self.cfg.neighbours.k
+        name = f"neighbours-{fingerprint(flat, k)}"
+        kept = cache.load(name) if cache is not None else None
+        if kept is not None and kept["indices"].shape == (len(samples), k):
+            self.neighbours = kept["indices"].to(self.device)
+        else:
+            self.neighbours = nearest_neighbours(flat, k)
+            if cache is not None:
+                cache.save(name, {"indices": self.neighbours})
+        self.steps_per_epoch = max(1, len(samples) // self.cfg.train.batch_size)
+
+    def standardise(self, samples: torch.Tensor) -> torch.Tensor:
+        """B samples (vectors, or images flattened) → B×D standardised embedding."""
+        return (samples.flatten(1).float() - self.shift) / self.spread
+
+    def train_step(self, samples: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:
+        """One AdamW step of the student, then the teacher's EMA step: {"loss", "weight"}."""
+        if self.neighbours is None:
+            raise RuntimeError("TEMI.prepare must see the training samples before the first step")
+        t, o = self.cfg.train, self.cfg.objective
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.learning_rate(ctx.step)
+        x = self.standardise(samples)
+        partner = self.embedding[draw_neighbours(self.neighbours, ctx.indices, ctx.rng)]
+        with torch.no_grad():
+            t1, t2 = (self._posteriors(self.teacher, v, o.teacher_temp) for v in (x, partner))
+            batch_marginal = ctx.dist.reduce(torch.cat([t1, t2], dim=1).mean(dim=1))
+            self.marginal = o.marginal_momentum * self.marginal + (1 - o.marginal_momentum) * batch_marginal
+            weight = (t1 * t2).sum(-1).mean(0) if o.weight == "teacher" else None  # B
+        s1, s2 = (self._posteriors(self.student, v, o.student_temp) for v in (x, partner))
+        per_head = (temi_loss(s2, t1, self.marginal, o.beta, weight) + temi_loss(s1, t2, self.marginal, o.beta, weight)) / 2
+        loss = per_head.mean()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        ctx.dist.average_gradients(self.student.parameters())
+        if ctx.epoch < o.freeze_last_layer:
+            for p in self.student.last_layer():
+                p.grad = None  # AdamW leaves a parameter without gradient untouched
+        self.optimizer.step()
+        with torch.no_grad():
+            torch._foreach_lerp_(list(self.teacher.parameters()), list(self.student.parameters()),
+                                 1 - o.teacher_momentum)
+            seen = ctx.dist.reduce(per_head.detach())
+            self.head_loss = torch.where(self.head_loss.isnan(), seen,
+                                         LOSS_MOMENTUM * self.head_loss + (1 - LOSS_MOMENTUM) * seen)
+        parts = {"loss": loss.detach()}
+        if weight is not None:
+            parts["weight"] = weight.mean()
+        return parts
+
+    def learning_rate(self, step: int) -> float:
+        """Linear warm-up from 0 over ``train.warmup_epochs`` passes, then a cosine to ``min_lr``."""
+        t = self.cfg.train
+        warmup, total = t.warmup_epochs * self.steps_per_epoch, t.epochs * self.steps_per_epoch
+        if step < warmup:
+            return t.lr * step / warmup
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        return t.min_lr + (t.lr - t.min_lr) * (1 + math.cos(math.pi * progress)) / 2
+
+    def selection_scores(self, samples: torch.Tensor, ctx: StepContext) -> torch.Tensor:
+        """Each head's running training loss (h,), lower is better (TEMI's choice; no labels)."""
+        return self.head_loss.clone()
+
+    @torch.no_grad()
+    def predict(self, samples: torch.Tensor) -> dict[str, torch.Tensor]:
+        """B samples → {"heads": h×B×K} the teacher's posteriors."""
+        return {HEAD: self._posteriors(self.teacher, self.standardise(samples), self.cfg.objective.teacher_temp)}
+
+    @torch.no_grad()
+    def features(self, samples: torch.Tensor) -> torch.Tensor:
+        """B samples → B×D: the standardised embedding the heads cluster."""
+        return self.standardise(samples)
+
+    def feature_network(self) -> FeatureNetwork:
+        return FeatureNetwork(self.standardise, nn.Identity())
+
+    def state_dict(self) -> dict:
+        return {"student": self.student.state_dict(), "teacher": self.teacher.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "marginal": self.marginal, "head_loss": self.head_loss,
+                "shift": self.shift, "spread": self.spread}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.student.load_state_dict(state["student"])
+        self.teacher.load_state_dict(state["teacher"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.marginal, self.head_loss = state["marginal"].to(self.device), state["head_loss"].to(self.device)
+        self.shift, self.spread = state["shift"].to(self.device), state["spread"].to(self.device)
+
+    @staticmethod
+    def _posteriors(heads: TEMIHeads, x: torch.Tensor, temperature: float) -> torch.Tensor:
+        return (heads(x) / temperature).softmax(dim=-1)
+
+
+ESTIMATOR_DOC = """TEMI (Adaloglou et al. 2023): β-weighted pointwise MI between each sample and one of its k
+    nearest neighbours (cosine, in the standardised data), 16 student heads with an EMA teacher,
+    the lowest-loss head reported; the TEMI code's values, with lr and teacher momentum scaled to
+    the run's steps on small data (docs/methods.md).
+
+    ``X``: N×D feature vectors (any real numbers; e.g. an encoder's embeddings), or images as for
+    ``IIC`` (flattened). ``transform``: the standardised vectors.
+    """
+QUICK = {"model.heads": 2, "model.hidden": 32, "model.bottleneck": 16, "neighbours.k": 5, "train.batch_size": 64,
+         "train.lr": 1e-3, "train.warmup_epochs": 0, "train.select_samples": 256}
+register(MethodSpec("temi", TEMIRunConfig, {}, resolve, validate, TEMI,
+                    "TEMI: weighted β-PMI between neighbours, student heads + EMA teacher (Adaloglou et al. 2023)",
+                    QUICK, estimator="TEMI", estimator_doc=ESTIMATOR_DOC, vectors=True))

@@ -1,0 +1,146 @@
+"""TEMI's config sections, the resolution of its automatic values from the data, and validation.
+
+Defaults are reference-notes 6b (the TEMI code's README command): k = 50 neighbours by cosine
+similarity of the embedding (fewer on small data, ``NeighbourConfig``), 16 heads (MLP D → 512 → GELU → 256 → L2 → weight-normed
+256 → K), student and teacher temperature 0.1, β = 0.6, the teacher–teacher agreement as each
+pair's weight, the teacher's marginal an EMA of momentum 0.9, teacher momentum 0.996, the last
+layer frozen for the first pass, AdamW with weight decay 1e-4, lr 1e-4 after a 20-pass linear
+warm-up, batch 1024, 100 passes.
+
+That schedule is for 50k–1.2M samples (about 5,000 steps and more). With fewer steps the values
+that set how far training gets are scaled by ``STEP_SCALE = max(1, REFERENCE_STEPS / steps)``:
+lr × scale and the teacher's step 1 − momentum × scale, so the run covers the same ground in fewer
+steps (docs/methods.md); smaller data also take batches of 256.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+from ..config import RunConfig, TrainConfig
+from ..errors import ConfigError
+from .base import DataFacts
+
+WEIGHTS = ("teacher", "none")  # a pair's weight: TEMI's teacher–teacher agreement, or 1 (plain β-PMI)
+REFERENCE_STEPS = 5000  # about the TEMI recipe's steps on CIFAR-10: 50,000 / 1024 × 100 passes
+PAPER = {"k": 50, "lr": 1e-4, "momentum": 0.996, "batch": 1024, "epochs": 100, "warmup_share": 0.2}
+SMALL_DATA = 20_000  # fewer samples than this: batches of 256 (else the paper's 1024)
+SMALL_BATCH = 256
+LEAST_K = 5  # the fewest neighbours chosen for small data
+LEAST_MOMENTUM = 0.9  # the scaled teacher momentum never drops below this
+
+
+@dataclass
+class TEMIModelConfig:
+    """The heads: ``heads`` independent MLPs D → ``hidden`` → GELU → ``bottleneck`` → L2 → K."""
+
+    n_clusters: int | None = None
+    heads: int = 16
+    hidden: int = 512
+    bottleneck: int = 256
+
+
+@dataclass
+class NeighbourConfig:
+    """Each sample's ``k`` nearest neighbours (cosine) in the embedding, mined once per run. None:
+    TEMI's 50, or fewer on small data: at most a tenth of an average cluster (N / 10K), at least 5."""
+
+    k: int | None = None
+
+
+@dataclass
+class TEMIObjectiveConfig:
+    """β-PMI between a sample and a neighbour (``losses.temi_loss``). ``teacher_momentum``: the EMA
+    teacher's momentum per step (None = 0.996 scaled to the run's steps); ``marginal_momentum``: of
+    the teacher's cluster marginal; ``freeze_last_layer``: passes during which the heads' last layer
+    does not move (DINO's)."""
+
+    beta: float = 0.6
+    weight: str = "teacher"
+    student_temp: float = 0.1
+    teacher_temp: float = 0.1
+    teacher_momentum: float | None = None
+    marginal_momentum: float = 0.9
+    freeze_last_layer: int = 1
+
+
+@dataclass
+class TEMITrainConfig(TrainConfig):
+    """AdamW's ``weight_decay``; lr rises linearly over ``warmup_epochs`` passes, then follows a
+    cosine from ``lr`` to ``min_lr`` (None = lr: constant, as the TEMI README command)."""
+
+    weight_decay: float = 1e-4
+    warmup_epochs: int | None = None
+    min_lr: float | None = None
+
+
+@dataclass
+class TEMIRunConfig(RunConfig):
+    model: TEMIModelConfig = field(default_factory=TEMIModelConfig)
+    neighbours: NeighbourConfig = field(default_factory=NeighbourConfig)
+    objective: TEMIObjectiveConfig = field(default_factory=TEMIObjectiveConfig)
+    train: TEMITrainConfig = field(default_factory=TEMITrainConfig)
+
+
+def step_scale(n_samples: int, batch_size: int, epochs: int) -> float:
+    """How many times fewer steps than the reference recipe's this run makes (1 at or above it)."""
+    steps = epochs * max(1, n_samples // batch_size)
+    return max(1.0, REFERENCE_STEPS / steps)
+
+
+def resolve(cfg: TEMIRunConfig, facts: DataFacts) -> TEMIRunConfig:
+    """Fill every None from the data: K from the classes the data name (else 10), batch by data
+    size, the step-scaled lr and teacher momentum (when the training size is known)."""
+    model, objective, train = (dataclasses.replace(s) for s in (cfg.model, cfg.objective, cfg.train))
+    if model.n_clusters is None:
+        model.n_clusters = facts.n_classes or 10
+    n = facts.n_samples
+    neighbours = dataclasses.replace(cfg.neighbours)
+    if neighbours.k is None:
+        neighbours.k = PAPER["k"] if n is None else min(PAPER["k"], max(LEAST_K, n // (10 * model.n_clusters)))
+    if train.epochs is None:
+        train.epochs = PAPER["epochs"]
+    if train.batch_size is None:
+        train.batch_size = SMALL_BATCH if n is not None and n < SMALL_DATA else PAPER["batch"]
+        if n is not None:
+            train.batch_size = min(train.batch_size, max(facts.processes, n // facts.processes * facts.processes))
+    if train.eval_every is None:
+        train.eval_every = max(1, train.epochs // 10)
+    if train.warmup_epochs is None:
+        train.warmup_epochs = math.floor(PAPER["warmup_share"] * train.epochs)
+    scale = step_scale(n, train.batch_size, train.epochs) if n is not None else 1.0
+    if train.lr is None:
+        train.lr = PAPER["lr"] * scale
+    if train.min_lr is None:
+        train.min_lr = train.lr
+    if objective.teacher_momentum is None:
+        objective.teacher_momentum = max(LEAST_MOMENTUM, 1 - (1 - PAPER["momentum"]) * scale)
+    return dataclasses.replace(cfg, model=model, neighbours=neighbours, objective=objective, train=train)
+
+
+def validate(cfg: TEMIRunConfig, facts: DataFacts) -> None:
+    """Reject impossible settings with one clear line each (after ``resolve``)."""
+    m, o, t, k = cfg.model, cfg.objective, cfg.train, cfg.neighbours.k
+    if m.n_clusters < 2:
+        raise ConfigError(f"model.n_clusters = {m.n_clusters}: expected at least 2 clusters")
+    for key, value in (("heads", m.heads), ("hidden", m.hidden), ("bottleneck", m.bottleneck)):
+        if value < 1:
+            raise ConfigError(f"model.{key} = {value}: expected a positive integer")
+    if k < 1:
+        raise ConfigError(f"neighbours.k = {k}: expected at least 1 neighbour")
+    if facts.n_samples is not None and k >= facts.n_samples:
+        raise ConfigError(f"neighbours.k = {k} but the data hold {facts.n_samples} samples: expected k < {facts.n_samples}")
+    if o.weight not in WEIGHTS:
+        raise ConfigError(f"objective.weight = '{o.weight}': expected one of {', '.join(WEIGHTS)}")
+    for key, value in (("beta", o.beta), ("student_temp", o.student_temp), ("teacher_temp", o.teacher_temp)):
+        if not value > 0:
+            raise ConfigError(f"objective.{key} = {value}: expected a positive number")
+    for key, value in (("teacher_momentum", o.teacher_momentum), ("marginal_momentum", o.marginal_momentum)):
+        if not 0 <= value < 1:
+            raise ConfigError(f"objective.{key} = {value}: expected a momentum in [0, 1)")
+    if o.freeze_last_layer < 0 or t.warmup_epochs < 0:
+        raise ConfigError(f"objective.freeze_last_layer = {o.freeze_last_layer}, train.warmup_epochs = {t.warmup_epochs}: "
+                          "expected passes ≥ 0")
+    if t.weight_decay < 0 or not t.min_lr >= 0:
+        raise ConfigError(f"train.weight_decay = {t.weight_decay}, train.min_lr = {t.min_lr}: expected values ≥ 0")
