@@ -106,3 +106,25 @@ def test_tallies_added_chunk_by_chunk_equal_the_whole():
     for key, value in whole.items():
         assert chunked[key] == (pytest.approx(value) if isinstance(value, (float, list)) else value), key
     assert whole["n_scored"] == int((labels >= 0).sum())
+
+
+def test_top5_counts_a_label_among_the_five_likeliest_clusters_under_the_one_to_one_map():
+    # 7 clusters, 7 classes; cluster j is class (j + 1) % 7 by the majority of argmax predictions
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 7, 400)
+    logits = rng.normal(size=(400, 7))
+    best = (labels - 1) % 7
+    logits[np.arange(400), best] += 6  # the argmax is right for nearly all
+    near, far = np.arange(400) < 40, (np.arange(400) >= 40) & (np.arange(400) < 80)
+    logits[near, best[near]] -= 7.5  # the right cluster falls to the middle ranks: in the top 5 or not
+    logits[far, best[far]] -= 20  # the right cluster is last
+    post = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    figures = summarize_heads({"y": post[None]}, None, labels, report="y")
+    mapping = {j: (j + 1) % 7 for j in range(7)}
+    ranks = np.argsort(-post, axis=1)[:, :5]
+    by_hand = np.mean([labels[i] in {mapping[c] for c in ranks[i]} for i in range(400)])
+    assert figures["top5"] == pytest.approx(by_hand)
+    assert figures["acc"] < figures["top5"] < 1.0
+    # with fewer than 5 clusters every label is among the top 5
+    three = summarize_heads({"y": rng.dirichlet(np.ones(3), (1, 50))}, None, rng.integers(0, 3, 50), report="y")
+    assert three["top5"] == 1.0

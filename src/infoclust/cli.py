@@ -33,6 +33,8 @@ def _figures_line(figures: dict) -> str:
     if "acc" not in figures:
         return f"{what} in {figures['n_clusters']} clusters (no labels of this kind: no ACC/NMI/ARI)"
     scores = f"ACC {figures['acc']:.4f}  NMI {figures['nmi']:.4f}  ARI {figures['ari']:.4f}  "
+    if "top5" in figures:
+        scores += f"top-5 ACC {figures['top5']:.4f}  "
     if "miou" in figures:
         scores += f"mIoU {figures['miou']:.4f}  "
     if len(figures.get("acc_per_sub_head", [])) <= 1:

@@ -35,7 +35,7 @@ from .rng import Rng
 from .runs import RunCache, RunDir, atomic_write_text, json_safe
 
 LOG_EVERY = 10  # steps between "train" lines in metrics.jsonl (and host syncs for the loss parts)
-CURVE_KEYS = ("epoch", "step", "model_step", "time_s", "acc", "nmi", "ari", "nmi_geometric", "acc_mean",
+CURVE_KEYS = ("epoch", "step", "model_step", "time_s", "acc", "top5", "nmi", "ari", "nmi_geometric", "acc_mean",
               "selected_sub_head")
 
 

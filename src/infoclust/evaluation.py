@@ -1,5 +1,5 @@
-"""Clustering metrics: ACC (Hungarian one-to-one), many-to-one ACC, NMI, ARI, per-class IoU and
-sub-head summaries, all computed from contingency counts (clusters × classes), so that the figures
+"""Clustering metrics: ACC (Hungarian one-to-one), top-5 ACC (SCAN's), many-to-one ACC, NMI, ARI,
+per-class IoU and sub-head summaries, all computed from contingency counts (clusters × classes), so that the figures
 of many samples (every pixel of a segmentation set) can be accumulated chunk by chunk."""
 from __future__ import annotations
 
@@ -79,6 +79,14 @@ def scores_from_counts(counts: np.ndarray) -> dict[str, float]:
     return {"acc": acc, "nmi": float(nmi), "ari": float(ari), "nmi_geometric": float(geometric)}
 
 
+def top5_from_counts(counts: np.ndarray, top5: np.ndarray) -> float:
+    """Top-5 ACC as SCAN reports it: the share of samples whose label is among the labels of their 5
+    most probable clusters, clusters mapped to labels by the one-to-one mapping of ``counts``.
+    ``top5[k, c]``: samples labelled c with cluster k among their 5 most probable."""
+    rows, cols = linear_sum_assignment(-_square(counts))
+    return float(_square(top5)[rows, cols].sum() / counts.sum())
+
+
 def iou_from_counts(counts: np.ndarray) -> list[float]:
     """Per class c: matched-and-right / (predicted as c ∪ labelled c) under the Hungarian mapping
     of the K×C ``counts`` (segmentation's per-class IoU; NaN for a class absent from both)."""
@@ -121,18 +129,21 @@ def class_iou(pred: np.ndarray, labels: np.ndarray, n_clusters: int) -> list[flo
 @dataclass
 class HeadTally:
     """What the figures of one head need, accumulated over chunks of samples: per sub-head, the
-    cluster sizes (h×K, all samples), the summed confidence (h,) and the contingency with the labels
-    (h×K×C, labelled samples only; C grows with the labels seen)."""
+    cluster sizes (h×K, all samples), the summed confidence (h,), the contingency with the labels
+    (h×K×C, labelled samples only; C grows with the labels seen) and its top-5 form (h×K×C: samples
+    with the cluster among their 5 most probable)."""
 
     sizes: np.ndarray
     confidence: np.ndarray
     counts: np.ndarray
+    top5: np.ndarray
     n: int = 0
     scored: int = 0
 
     @classmethod
     def empty(cls, sub_heads: int, k: int) -> "HeadTally":
-        return cls(np.zeros((sub_heads, k), np.int64), np.zeros(sub_heads), np.zeros((sub_heads, k, 0), np.int64))
+        none = np.zeros((sub_heads, k, 0), np.int64)
+        return cls(np.zeros((sub_heads, k), np.int64), np.zeros(sub_heads), none, none.copy())
 
     def add(self, posteriors: np.ndarray, labels: np.ndarray | None) -> None:
         """Add h×b×K posteriors of b samples with their (b,) labels (−1 = unlabelled) or None."""
@@ -150,9 +161,13 @@ class HeadTally:
             return
         n_classes = max(self.counts.shape[2], int(labels[keep].max()) + 1)
         if n_classes > self.counts.shape[2]:
-            self.counts = np.pad(self.counts, ((0, 0), (0, 0), (0, n_classes - self.counts.shape[2])))
+            grow = ((0, 0), (0, 0), (0, n_classes - self.counts.shape[2]))
+            self.counts, self.top5 = np.pad(self.counts, grow), np.pad(self.top5, grow)
+        top = min(5, k)
+        likeliest = np.argpartition(-posteriors[:, keep], top - 1, axis=2)[..., :top]  # h×b'×5, any order
         for i in range(h):
             self.counts[i] += contingency(pred[i][keep], labels[keep], k, n_classes)
+            self.top5[i] += contingency(likeliest[i].ravel(), np.repeat(labels[keep], top), k, n_classes)
 
 
 def summarize_tallies(tallies: dict[str, HeadTally], sub_head_scores: np.ndarray | None, report: str,
@@ -181,6 +196,7 @@ def summarize_tallies(tallies: dict[str, HeadTally], sub_head_scores: np.ndarray
         out["n_scored"] = main.scored
     per_head = [scores_from_counts(c) for c in main.counts]
     out.update(per_head[best])
+    out["top5"] = top5_from_counts(main.counts[best], main.top5[best])
     if dense:
         out["iou_per_class"] = iou_from_counts(main.counts[best])
         out["miou"] = float(np.nanmean(out["iou_per_class"]))
