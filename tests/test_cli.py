@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from infoclust.cli import main
 
@@ -262,3 +263,40 @@ def test_an_interrupted_run_leaves_no_live_looking_lock(tmp_path, capsys, monkey
     assert main(_tiny_train(out, "--quiet")) == 130
     assert "infoclust: interrupted; continue it from its last checkpoint" in capsys.readouterr().err
     assert (out / "config.yaml").is_file() and not (out / ".lock").exists()
+
+
+def test_a_second_stage_clusters_a_first_runs_features_and_predicts_from_images(trained_run, tmp_path, capsys):
+    from infoclust.engine import load_trainer
+    from infoclust.prediction import features
+
+    quick = ["model.heads=2", "model.hidden=32", "model.bottleneck=16", "neighbours.k=5", "train.epochs=2",
+             "train.batch_size=64", "train.warmup_epochs=0"]
+    second = tmp_path / "temi"
+    args = ["train", "--method", "temi", "--features", str(trained_run), "--out", str(second), "--quiet"]
+    assert main(args + [a for item in quick for a in ("--set", item)]) == 0
+    cfg = json.loads((second / "summary.json").read_text())
+    assert cfg["n_samples"] == 1797 and "top5" in cfg  # the first stage's data (digits), scored as usual
+    config = (second / "config.yaml").read_text()
+    assert f"features: {trained_run}" in config and "name: digits" in config
+    # the second stage saw the first stage's features of the digits, not their pixels
+    two, one = load_trainer(second), load_trainer(trained_run)
+    assert torch.allclose(two.images, torch.from_numpy(features(one.method, one.images)))
+    assert two.images.shape[1] != 64  # not the 8×8 pixels
+    # predict takes images and passes them through both stages
+    out = tmp_path / "assign.csv"
+    assert main(["predict", str(second), "--data", "digits", "--out", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 1797
+    summary = json.loads((second / "summary.json").read_text())
+    assert np.bincount([int(r["cluster"]) for r in rows], minlength=10).tolist() == summary["cluster_sizes"]
+
+
+def test_features_of_an_unfinished_run_is_one_line(trained_run, tmp_path, capsys):
+    unfinished = tmp_path / "unfinished"
+    unfinished.mkdir()
+    (unfinished / "config.yaml").write_text((trained_run / "config.yaml").read_text())
+    assert main(["train", "--method", "temi", "--features", str(unfinished), "--out", str(tmp_path / "t")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert not (tmp_path / "t").exists()  # no run folder begun
+    assert err == [f"infoclust: error: data.features = '{unfinished}': that run has not finished (no summary.json); expected "
+                   f"a finished run: finish it with 'infoclust train --resume {unfinished}'"]

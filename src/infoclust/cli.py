@@ -60,6 +60,18 @@ def _data_name(args: argparse.Namespace) -> str | None:
     return args.data or (None if args.config else "digits")
 
 
+def _first_stage_data(args: argparse.Namespace) -> dict:
+    """--features RUN_DIR as config values: the run that embeds the samples and, without --data,
+    the data it was trained and reported on."""
+    if not args.features:
+        return {}
+    values = {"data__features": args.features}
+    if not args.data:
+        data = RunDir.existing(args.features).read_config().data
+        values.update(data__name=data.name, data__root=data.root, data__split=data.split, data__eval_split=data.eval_split)
+    return values
+
+
 def check_before_launch(cfg, nproc: int) -> None:
     """Everything checkable before ``nproc`` processes start, checked once: the config against
     the data's facts and the process count (a batch that does not split, say)."""
@@ -78,7 +90,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         out, cfg = args.resume, None
     else:
-        cfg = load_config(args.config, args.set, method=args.method, seed=args.seed, data__name=_data_name(args))
+        data = {"data__name": _data_name(args), **_first_stage_data(args)}
+        cfg = load_config(args.config, args.set, method=args.method, seed=args.seed, **data)
         out = args.out or f"runs/{cfg.method}-{Path(cfg.data.name).name}-s{cfg.seed}"
     args.on_interrupt = f"continue it from its last checkpoint with 'infoclust train --resume {out}'"
     worker = int(os.environ.get("WORLD_SIZE", "1")) > 1
@@ -310,6 +323,9 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--method", help=f"method name (default {default_method()}); see 'infoclust list'")
     p.add_argument("--data", help="dataset name or path (default digits)")
+    p.add_argument("--features", metavar="RUN_DIR",
+                   help="cluster the samples as a finished run's network embeds them (a second stage, e.g. "
+                        "--method temi); the data default to that run's")
     p.add_argument("--config", help="YAML recipe, e.g. configs/iic-mnist.yaml")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. train.lr=2e-4 (repeatable)")
     p.add_argument("--seed", type=int)

@@ -28,12 +28,16 @@ ON_COLLAPSE = ("stop", "continue")
 class DataConfig:
     """Which samples to cluster. ``split``: the training split, "all" (train+test merged, the papers'
     protocol), "train" or "test"; ``eval_split``: the split the figures are reported on (None = the
-    training split), e.g. train on "train" and report on "test" as IMC-SwAV and SCAN do."""
+    training split), e.g. train on "train" and report on "test" as IMC-SwAV and SCAN do;
+    ``features``: a finished run whose method's ``features`` turn every sample (training,
+    evaluation, predicted) into a vector before this method sees it: the second stage of a
+    two-stage clustering."""
 
     name: str = "digits"
     split: str = "all"
     root: str | None = None
     eval_split: str | None = None
+    features: str | None = None  # a finished run folder whose network embeds the samples first (two stages)
 
 
 @dataclass

@@ -29,7 +29,7 @@ from .errors import CheckpointError, ConfigError, DataError, TrainingError
 from .evaluation import HeadTally, summarize_tallies
 from .machine import choose_threads, configure_determinism, describe, resolve_determinism, select_device
 from .methods import StepContext, build_method, resolve_config
-from .prediction import posterior_chunks, sample_tensor
+from .prediction import features, posterior_chunks, sample_tensor
 from .progress import RunConsole
 from .rng import Rng
 from .runs import RunCache, RunDir, atomic_write_text, json_safe
@@ -113,6 +113,9 @@ class Trainer:
     def __init__(self, cfg: RunConfig, dataset: Dataset, run: RunDir | None = None, progress: bool = True,
                  eval_dataset: Dataset | None = None, dist: DistContext = DistContext(), training: bool = True,
                  prepare: bool = True, lines: bool | None = None):
+        if cfg.data.features:  # two stages: the first stage's network turns every sample into a vector
+            dataset = embedded_by(cfg.data.features, dataset)
+            eval_dataset = None if eval_dataset is None else embedded_by(cfg.data.features, eval_dataset)
         images = sample_tensor(dataset)
         shape = tuple(images.shape[1:])
         labelled = dataset.from_labelled_parts()
@@ -534,3 +537,18 @@ def load_trainer(out: str | Path, progress: bool = False, dataset: Dataset | Non
         trainer = Trainer(cfg, dataset, run, progress, training=False, prepare=False)
     trainer.restore()
     return trainer
+
+
+def embedded_by(first_stage: str | Path, dataset: Dataset) -> Dataset:
+    """``dataset`` with each sample replaced by its N×D features under the finished run
+    ``first_stage`` (its method's ``features``, the evaluation view); labels, ids and name kept."""
+    run = RunDir.existing(first_stage)
+    if not run.summary_path.is_file():
+        raise ConfigError(f"data.features = '{first_stage}': that run has not finished (no summary.json); expected a "
+                          f"finished run: finish it with 'infoclust train --resume {first_stage}'")
+    if dataset.is_vectors:
+        raise DataError(f"data.features = '{first_stage}' embeds images, but the data '{dataset.name}' are already "
+                        "feature vectors: drop data.features, or give the images")
+    first = load_trainer(first_stage, dataset=dataset)
+    vectors = features(first.method, first.images).astype(np.float32)
+    return Dataset(vectors, dataset.labels, dataset.ids, dataset.name, dataset.split, dataset.class_names)
