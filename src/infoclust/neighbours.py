@@ -11,6 +11,16 @@ from torch.nn import functional as F
 from .rng import Rng
 
 CHUNK_BYTES = 64 * 2**20  # the similarity block of one chunk of rows: at most this many bytes
+PAPER_K = 50  # TEMI's neighbours per sample (k = 50; 1 % of a CIFAR-10 class)
+LEAST_K = 5  # the fewest neighbours chosen for small data
+
+
+def default_k(n_samples: int | None, n_clusters: int) -> int:
+    """Neighbours per sample when none are given: TEMI's 50, or on small data at most a tenth of an
+    average cluster (N / 10K), at least 5 (docs/methods.md)."""
+    if n_samples is None:
+        return PAPER_K
+    return min(PAPER_K, max(LEAST_K, n_samples // (10 * n_clusters)))
 
 
 def nearest_neighbours(embedding: torch.Tensor, k: int, progress: Callable[[int], None] | None = None) -> torch.Tensor:

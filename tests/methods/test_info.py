@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+import infoclust
 from infoclust.methods import load_config
 from infoclust.data import Dataset, load_dataset
 from infoclust.engine import Trainer
@@ -12,6 +13,7 @@ from infoclust.methods.head_passes import total
 from infoclust.errors import ConfigError
 from infoclust.methods import StepContext
 from infoclust.rng import Rng
+from infoclust.neighbours import draw_neighbours as info_draw
 from tests.conftest import TINY
 
 TRANSFORMS = ["geometric", "gaussian", "vat", "ivat", "mixup", "cutout"]
@@ -97,3 +99,50 @@ def test_adaptive_radius_is_the_distance_to_the_tenth_neighbour():
     x = torch.arange(20, dtype=torch.float32).view(20, 1)  # points 0, 1, ..., 19 on a line
     d = neighbour_distances(x, k=10, chunk=7)
     assert d[0] == 10 and d[10] == 5 and d[19] == 10
+
+
+# ---------------------------------------------------------------- neighbours as the transformation
+NEIGHBOUR_PAIRS = {"objective__mi": "paired", "objective__transform": "neighbour", "objective__regularizers": [],
+                   "model__overcluster": 0}
+
+
+def test_a_neighbour_is_one_more_transformation_of_the_grid():
+    from sklearn.datasets import load_digits
+
+    from infoclust.evaluation import cluster_acc
+
+    digits = load_digits()
+    est = infoclust.IMSAT(n_clusters=10, random_state=0, config={**NEIGHBOUR_PAIRS, "train__epochs": 12})
+    found = est.fit_predict(digits.data)
+    assert est.config_.objective.transforms.neighbour_k == 17  # 1,797 // (10 × 10): a tenth of a cluster
+    # pairs of neighbours (0.69 here) beat a sample paired with itself (0.54) or with a random other (0.50)
+    assert cluster_acc(found, digits.target, 10) > 0.62
+
+
+def test_the_neighbour_view_draws_among_the_samples_neighbours_and_may_regularise(monkeypatch):
+    from infoclust.methods import common, info
+
+    cfg = load_config(None, ["objective.transform=neighbour", "objective.transforms.neighbour_k=4",
+                             "objective.regularizers=[{transform: neighbour, weight: 0.5}]", *FAST],
+                      method="iic", seed=0)
+    trainer = Trainer(cfg, digits(), progress=False)
+    method = trainer.method
+    assert method.neighbours.shape == (1797, 4)
+    assert torch.equal(method.neighbours, common.nearest_neighbours(trainer.images.flatten(1).float(), 4))
+    drawn = []
+    monkeypatch.setattr(info, "draw_neighbours", lambda *a: (drawn.append(info_draw(*a)), drawn[-1])[1])
+    idx = torch.arange(100, 164)
+    parts = method.train_step(trainer.images[idx], StepContext(0, 0, Rng.seeded(0), idx))  # pass 0: head B
+    assert {"loss", "mi", "kl_neighbour"} <= set(parts) and all(torch.isfinite(v) for v in parts.values())
+    assert len(drawn) == 2  # once inside the MI term, once for the regulariser
+    for partners in drawn:
+        assert all(partners[i] in method.neighbours[idx[i]] for i in range(64))  # each one of its anchor's 4
+    assert not torch.equal(drawn[0], drawn[1])  # drawn afresh
+
+
+def test_an_impossible_neighbour_count_is_one_line():
+    cfg = load_config(None, ["objective.transform=neighbour", "objective.transforms.neighbour_k=1797"],
+                      method="iic", seed=0)
+    with pytest.raises(ConfigError, match="objective.transforms.neighbour_k = 1797: expected at least 1 and fewer "
+                                          "than the 1797 samples"):
+        Trainer(cfg, digits(), progress=False)

@@ -11,7 +11,7 @@ import infoclust
 from infoclust import neighbours as neighbours_module
 from infoclust.errors import ConfigError
 from infoclust.methods import METHODS, StepContext, build_method, load_config, resolve_config
-from infoclust.methods import temi as temi_module
+from infoclust.methods import common
 from infoclust.methods.temi_config import PAPER, REFERENCE_STEPS
 from infoclust.rng import Rng
 from infoclust.runs import RunCache, RunDir
@@ -113,7 +113,7 @@ def test_neighbours_are_mined_once_and_read_back_from_the_run_folder(tmp_path, m
     first.prepare(x, cache)
     assert len(list((tmp_path / "run" / "cache").glob("neighbours-*.safetensors"))) == 1
     assert neighbours_module.purity(first.neighbours, labels) > 0.99  # separated blobs: pure neighbours
-    monkeypatch.setattr(temi_module, "nearest_neighbours", lambda *a: pytest.fail("mined again"))
+    monkeypatch.setattr(common, "nearest_neighbours", lambda *a: pytest.fail("mined again"))
     again = built(quick("neighbours.k=10"), x)
     again.prepare(x, cache)
     assert torch.equal(again.neighbours, first.neighbours)

@@ -1,4 +1,5 @@
-"""What several method families share: the image-size defaults and IIC's head names and schedule.
+"""What several method families share: the image-size defaults, IIC's head names and schedule, and
+the neighbours mined from the training samples.
 
 Methods share code through this module (and ``base``, ``head_passes``), never through each
 other's config modules.
@@ -8,8 +9,12 @@ from __future__ import annotations
 import copy
 import dataclasses
 
+import torch
+
 from ..config import RunConfig
 from ..errors import ConfigError, DataError
+from ..neighbours import fingerprint, nearest_neighbours
+from .base import PrepareCache
 
 TINY_SIDE = 16  # images with a side up to this (the 8×8 digits) get a method's tiny-image defaults
 MAIN, OVER = "B", "A"  # head names as in the IIC code: B = main (k clusters), A = over-clustering
@@ -62,3 +67,16 @@ def parse_schedule(text: str, heads: list[str]) -> list[str]:
     if MAIN not in cycle:
         raise ConfigError(f"train.head_schedule '{text}' never trains the main head B")
     return cycle
+
+
+def mined_neighbours(embedding: torch.Tensor, k: int, cache: PrepareCache | None) -> torch.Tensor:
+    """N×k indices of each row's k nearest neighbours by cosine similarity of the N×D ``embedding``,
+    read from ``cache`` when it holds them for this embedding and k, else mined and kept there."""
+    name = f"neighbours-{fingerprint(embedding, k)}"
+    kept = cache.load(name) if cache is not None else None
+    if kept is not None and kept["indices"].shape == (len(embedding), k):
+        return kept["indices"].to(embedding.device)
+    found = nearest_neighbours(embedding, k)
+    if cache is not None:
+        cache.save(name, {"indices": found})
+    return found

@@ -15,11 +15,12 @@ from ..distributed import DistContext, synchronise_batchnorm
 from ..graphs import StepGraphs, use_cuda_graphs
 from ..losses import iic_loss, imsat_loss, kl_divergence
 from ..models import ClusterNet
+from ..neighbours import draw_neighbours
 from ..views import VectorViews, cutout, gaussian_noise, input_channels, mix_like, mixup
 from .base import FeatureNetwork, MethodSpec, PrepareCache, StepContext, register
 from .head_passes import HeadPasses, total
-from .common import MAIN, OVER, parse_schedule
-from .info_config import PRESETS, InfoRunConfig, build_views, resolve, validate
+from .common import MAIN, OVER, mined_neighbours, parse_schedule
+from .info_config import PRESETS, InfoRunConfig, build_views, resolve, uses, validate
 
 NEIGHBOUR = 10  # IMSAT's adaptive VAT radius: distance to the 10th nearest neighbour
 
@@ -45,9 +46,10 @@ def neighbour_distances(x: torch.Tensor, k: int = NEIGHBOUR, chunk: int = 1024) 
 
 def graph_obstacle(cfg: InfoRunConfig) -> str | None:
     """Why this objective's step cannot be recorded as a CUDA graph, or None when it can."""
-    o = cfg.objective
-    if "mixup" in (o.transform, *(reg.transform for reg in o.regularizers)):
+    if uses(cfg, "mixup"):
         return "Mixup draws its mixing weights on the host"
+    if uses(cfg, "neighbour"):
+        return "the neighbour view is not recorded as a graph (untested on a GPU)"
     return None
 
 
@@ -85,11 +87,18 @@ class InfoClustering(HeadPasses):
         self.cycle = parse_schedule(cfg.train.head_schedule, list(heads))
         self.heads = list(heads)
         self.radius: torch.Tensor | None = None  # per-sample VAT radius (adaptive ε), set by prepare
+        self.samples: torch.Tensor | None = None  # the training samples, kept by prepare for the neighbour view
+        self.neighbours: torch.Tensor | None = None  # N×k their nearest neighbours (prepare)
 
     # ------------------------------------------------------------------ the contract
     def prepare(self, samples: torch.Tensor, cache: PrepareCache | None = None) -> None:
-        """Per-dataset precomputation: IMSAT's adaptive VAT radius when it is switched on."""
+        """Per-dataset precomputation: IMSAT's adaptive VAT radius when it is switched on; the
+        neighbours of every training sample (by cosine of the samples as given) when the objective
+        pairs neighbours (kept in ``cache`` for a resume)."""
         t = self.cfg.objective.transforms
+        if uses(self.cfg, "neighbour"):
+            self.samples = samples
+            self.neighbours = mined_neighbours(samples.flatten(1).float(), t.neighbour_k, cache)
         if t.vat_adaptive_eps:
             flat = torch.cat([self.views.evaluation(samples[i:i + 4096]).flatten(1) for i in range(0, len(samples), 4096)])
             self.radius = t.vat_prop_eps * neighbour_distances(flat)
@@ -138,6 +147,11 @@ class InfoClustering(HeadPasses):
         if name == "mixup":
             mixed, lam = mixup(x, t.mixup_alpha, ctx.rng)
             return mix_like(clean, lam, dim=1), predict(mixed)
+        if name == "neighbour":
+            if self.neighbours is None:
+                raise RuntimeError("the neighbour view needs prepare() to see the training samples first")
+            partner = self.samples[draw_neighbours(self.neighbours, ctx.indices, ctx.rng)]
+            return clean, predict(self.views.base(partner, ctx.rng))
         eps = self.radius[ctx.indices.to(self.radius.device)] if self.radius is not None \
             else t.vat_eps * t.vat_prop_eps
         with frozen_batchnorm_stats(self.model), torch.enable_grad():

@@ -14,6 +14,7 @@ from ..config import RunConfig, TrainConfig
 from ..errors import ConfigError, DataError
 from ..models import BACKBONES, IMAGE_BACKBONES
 from ..models.backbones import MIN_SIDE
+from ..neighbours import default_k
 from ..views import INPUT_MODES, Geometry, Jitter, PairViews
 from .base import DataFacts
 from .common import MAIN, OVER, fill_defaults, is_tiny, parse_schedule
@@ -64,7 +65,9 @@ class TransformParams:
 
     VAT: radius ε × prop_eps (ε scalar, or with ``vat_adaptive_eps`` per sample the distance to the
     10th nearest neighbour as in IMSAT), finite step ξ, power iterations. Cutout sides in pixels of
-    the network input. Mixup: λ ~ Beta(α, α).
+    the network input. Mixup: λ ~ Beta(α, α). Neighbour: T(x) is one of x's ``neighbour_k``
+    nearest training samples by cosine similarity of the samples as given (pixels, or the vectors,
+    e.g. a first stage's features), drawn afresh at every step (SCAN's pairs as a cell of the grid).
     """
 
     gaussian_std: float = 0.1
@@ -76,6 +79,7 @@ class TransformParams:
     mixup_alpha: float = 1.0
     cutout_min: int = 6
     cutout_max: int = 12
+    neighbour_k: int | None = None  # T(x) = one of x's k nearest training samples; None: neighbours.default_k
 
 
 @dataclass
@@ -86,7 +90,7 @@ class Regularizer:
     weight: float = 1.0
 
 
-TRANSFORMS = ("geometric", "gaussian", "vat", "ivat", "mixup", "cutout")
+TRANSFORMS = ("geometric", "gaussian", "vat", "ivat", "mixup", "cutout", "neighbour")
 
 
 @dataclass
@@ -175,6 +179,12 @@ def _resolve_views(views, image_shape: tuple[int, int, int]) -> None:
         views.flip_p = 0.0 if grey else 0.5
 
 
+def uses(cfg: InfoRunConfig, transform: str) -> bool:
+    """Whether the objective uses ``transform`` inside its MI term or in a regulariser."""
+    o = cfg.objective
+    return (o.mi == "paired" and o.transform == transform) or any(r.transform == transform for r in o.regularizers)
+
+
 def resolve(cfg: InfoRunConfig, facts: DataFacts) -> InfoRunConfig:
     """Fill every ``None``/``"auto"`` from the sample shape ((C, H, W) images or (D,) vectors)."""
     sample_shape, n_classes = facts.shape, facts.n_classes
@@ -185,6 +195,11 @@ def resolve(cfg: InfoRunConfig, facts: DataFacts) -> InfoRunConfig:
         model.n_clusters = n_classes or 10
     if model.overcluster is None:
         model.overcluster = 5 * model.n_clusters
+    objective = cfg.objective
+    if objective.transforms.neighbour_k is None and uses(cfg, "neighbour"):
+        transforms = dataclasses.replace(objective.transforms, neighbour_k=default_k(facts.n_samples, model.n_clusters))
+        objective = dataclasses.replace(objective, transforms=transforms)
+    cfg = dataclasses.replace(cfg, objective=objective)
     if len(sample_shape) == 1:
         if model.backbone == "auto":
             model.backbone = "mlp"
@@ -212,7 +227,7 @@ def _validate_views(cfg: RunConfig, side: int) -> None:
                         f"views.input_size = {v.input_size}: expected an input of at least {least}×{least} px")
 
 
-def _validate_objective(cfg: RunConfig, vectors: bool) -> None:
+def _validate_objective(cfg: RunConfig, vectors: bool, n_samples: int | None) -> None:
     o, t = cfg.objective, cfg.objective.transforms
     if o.mi not in MI_KINDS:
         raise ConfigError(f"objective.mi = '{o.mi}': expected one of {', '.join(MI_KINDS)}")
@@ -226,6 +241,10 @@ def _validate_objective(cfg: RunConfig, vectors: bool) -> None:
     for i, r in enumerate(o.regularizers):
         if r.weight < 0:
             raise ConfigError(f"objective.regularizers[{i}].weight = {r.weight}: expected ≥ 0")
+    k = t.neighbour_k
+    if uses(cfg, "neighbour") and k is not None and (k < 1 or (n_samples is not None and k >= n_samples)):
+        raise ConfigError(f"objective.transforms.neighbour_k = {k}: expected at least 1 and fewer than the "
+                          f"{n_samples} samples")
     if not 1 <= t.cutout_min <= t.cutout_max:
         raise ConfigError(f"objective.transforms.cutout_min/max = {t.cutout_min}/{t.cutout_max}: expected 1 ≤ min ≤ max pixels")
     for key, value in (("gaussian_std", t.gaussian_std), ("vat_eps", t.vat_eps), ("vat_prop_eps", t.vat_prop_eps),
@@ -259,7 +278,7 @@ def validate(cfg: InfoRunConfig, facts: DataFacts) -> None:
         raise ConfigError(f"model.backbone = '{m.backbone}' needs images, but the data are N×D feature vectors: use mlp")
     if not vectors:
         _validate_views(cfg, min(sample_shape[1:]))
-    _validate_objective(cfg, vectors)
+    _validate_objective(cfg, vectors, facts.n_samples)
 
 
 def build_views(cfg: RunConfig) -> PairViews:

@@ -23,8 +23,9 @@ from torch import nn
 from ..distributed import DistContext
 from ..losses import temi_loss
 from ..models.temi import TEMIHeads
-from ..neighbours import draw_neighbours, fingerprint, nearest_neighbours
+from ..neighbours import draw_neighbours
 from .base import FeatureNetwork, Method, MethodSpec, PrepareCache, StepContext, register
+from .common import mined_neighbours
 from .temi_config import TEMIRunConfig, resolve, validate
 
 HEAD = "heads"  # the reported head: TEMI's heads, one sub-head each
@@ -64,15 +65,7 @@ class TEMI(Method):
         std = flat.std(0)
         self.spread = torch.where(std > 0, std, torch.ones_like(std))  # a constant dimension stays 0
         self.embedding = self.standardise(samples)
-        k = self.cfg.neighbours.k
-        name = f"neighbours-{fingerprint(flat, k)}"
-        kept = cache.load(name) if cache is not None else None
-        if kept is not None and kept["indices"].shape == (len(samples), k):
-            self.neighbours = kept["indices"].to(self.device)
-        else:
-            self.neighbours = nearest_neighbours(flat, k)
-            if cache is not None:
-                cache.save(name, {"indices": self.neighbours})
+        self.neighbours = mined_neighbours(flat, self.cfg.neighbours.k, cache)
         self.steps_per_epoch = max(1, len(samples) // self.cfg.train.batch_size)
 
     def standardise(self, samples: torch.Tensor) -> torch.Tensor:

@@ -20,14 +20,14 @@ from dataclasses import dataclass, field
 
 from ..config import RunConfig, TrainConfig
 from ..errors import ConfigError
+from ..neighbours import default_k
 from .base import DataFacts
 
 WEIGHTS = ("teacher", "none")  # a pair's weight: TEMI's teacher–teacher agreement, or 1 (plain β-PMI)
 REFERENCE_STEPS = 5000  # about the TEMI recipe's steps on CIFAR-10: 50,000 / 1024 × 100 passes
-PAPER = {"k": 50, "lr": 1e-4, "momentum": 0.996, "batch": 1024, "epochs": 100, "warmup_share": 0.2}
+PAPER = {"lr": 1e-4, "momentum": 0.996, "batch": 1024, "epochs": 100, "warmup_share": 0.2}
 SMALL_DATA = 20_000  # fewer samples than this: batches of 256 (else the paper's 1024)
 SMALL_BATCH = 256
-LEAST_K = 5  # the fewest neighbours chosen for small data
 LEAST_MOMENTUM = 0.9  # the scaled teacher momentum never drops below this
 
 
@@ -44,7 +44,7 @@ class TEMIModelConfig:
 @dataclass
 class NeighbourConfig:
     """Each sample's ``k`` nearest neighbours (cosine) in the embedding, mined once per run. None:
-    TEMI's 50, or fewer on small data: at most a tenth of an average cluster (N / 10K), at least 5."""
+    ``neighbours.default_k`` (TEMI's 50, fewer on small data)."""
 
     k: int | None = None
 
@@ -98,7 +98,7 @@ def resolve(cfg: TEMIRunConfig, facts: DataFacts) -> TEMIRunConfig:
     n = facts.n_samples
     neighbours = dataclasses.replace(cfg.neighbours)
     if neighbours.k is None:
-        neighbours.k = PAPER["k"] if n is None else min(PAPER["k"], max(LEAST_K, n // (10 * model.n_clusters)))
+        neighbours.k = default_k(n, model.n_clusters)
     if train.epochs is None:
         train.epochs = PAPER["epochs"]
     if train.batch_size is None:
