@@ -229,3 +229,34 @@ def test_loss_parts_are_drawn_a_panel_each_and_the_embedding_is_drawn(tmp_path, 
     assert '<img src="embedding.png"' in page.read_text() and '<img src="parts.png"' in page.read_text()
     width, height = png_size(run.report_dir / "embedding.png")
     assert 300 <= width <= 2000 and 300 <= height <= 2000
+
+
+def test_neighbours_picture_shows_anchors_with_their_neighbours_and_the_share_in_the_same_cluster(tmp_path):
+    from infoclust.report import NEIGHBOUR_ROWS, plot_neighbours
+
+    images, labels, assignments, confidence = make_data(n_per=12, k=3)
+    n = len(images)
+    # each sample's 4 neighbours: three of its own cluster, and the fourth of the next cluster
+    neighbours = np.array([[(i + 1) % 12 + 12 * (i // 12), (i + 2) % 12 + 12 * (i // 12),
+                            (i + 3) % 12 + 12 * (i // 12), (i + 12) % n] for i in range(n)])
+    share = plot_neighbours(tmp_path / "neighbours.png", images, neighbours, assignments)
+    assert share == pytest.approx(0.75)
+    width, height = png_size(tmp_path / "neighbours.png")
+    assert width >= 5 * 40 and height >= NEIGHBOUR_ROWS * 30
+    run = make_run(tmp_path)
+    page = write_report(run, images, labels, assignments, confidence, figures_for(assignments, 3),
+                        neighbours=(images, neighbours, assignments))
+    assert (run.report_dir / "neighbours.png").is_file() and '<img src="neighbours.png"' in page.read_text()
+    write_report(run, images, labels, assignments, confidence, figures_for(assignments, 3))  # a method without pairs
+    assert not (run.report_dir / "neighbours.png").exists()
+
+
+def test_report_of_a_temi_run_shows_its_neighbours(tmp_path, capsys):
+    from infoclust.cli import main
+
+    out = tmp_path / "temi"
+    sets = ["model.heads=2", "model.hidden=32", "model.bottleneck=16", "neighbours.k=5", "train.epochs=2",
+            "train.batch_size=64", "train.warmup_epochs=0"]
+    assert main(["train", "--method", "temi", "--out", str(out), "--quiet", *[a for s in sets for a in ("--set", s)]]) == 0
+    assert main(["report", str(out)]) == 0
+    assert (out / "report" / "neighbours.png").is_file() and (out / "report" / "clusters.png").is_file()

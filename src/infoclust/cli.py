@@ -195,6 +195,19 @@ def _write_label_pngs(trainer, dataset, out: Path) -> int:
     return 0
 
 
+def _neighbours_shown(trainer, sub_head: int) -> tuple | None:
+    """(training images, their neighbours, their clusters) of a method that pairs neighbours (read
+    from the run's cache), for the report's neighbours picture; None for any other method."""
+    from .runs import RunCache
+
+    method = trainer.method
+    if not method.pairs_neighbours():
+        return None
+    method.prepare(trainer.images, RunCache(trainer.run, writes=False))
+    clusters = prediction.reported(method, trainer.images, sub_head).argmax(1)
+    return trainer.shown_dataset.images, method.neighbours.cpu().numpy(), clusters
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .engine import finished_figures, load_trainer
     from .report import write_report
@@ -204,11 +217,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     posteriors = prediction.posteriors(trainer.method, trainer.eval_images)
     if figures is None:  # a stopped run: score its checkpoint
         figures = trainer.evaluate(posteriors)
-    post = posteriors[trainer.method.report_head][figures["selected_sub_head"]]
-    data, labels = trainer.eval_dataset, trainer.scoring_labels()
+    sub_head = figures["selected_sub_head"]
+    post = posteriors[trainer.method.report_head][sub_head]
+    data, labels = trainer.shown_eval_dataset, trainer.scoring_labels()
     page = write_report(trainer.run, data.images, None if labels is None else labels.reshape(-1), post.argmax(1),
                         post.max(1), figures, class_names=data.class_names, title=f"{trainer.cfg.method} on {data.name}",
-                        features=prediction.features(trainer.method, trainer.eval_images), dense=trainer.method.dense)
+                        features=prediction.features(trainer.method, trainer.eval_images), dense=trainer.method.dense,
+                        neighbours=_neighbours_shown(trainer, sub_head))
     print(f"report: {page}")
     return 0
 

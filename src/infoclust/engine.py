@@ -113,6 +113,8 @@ class Trainer:
     def __init__(self, cfg: RunConfig, dataset: Dataset, run: RunDir | None = None, progress: bool = True,
                  eval_dataset: Dataset | None = None, dist: DistContext = DistContext(), training: bool = True,
                  prepare: bool = True, lines: bool | None = None):
+        # the samples as given (images, for pictures), before a first stage embeds them
+        self.shown_dataset, self.shown_eval_dataset = dataset, eval_dataset if eval_dataset is not None else dataset
         if cfg.data.features:  # two stages: the first stage's network turns every sample into a vector
             dataset = embedded_by(cfg.data.features, dataset)
             eval_dataset = None if eval_dataset is None else embedded_by(cfg.data.features, eval_dataset)

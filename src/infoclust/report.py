@@ -30,6 +30,7 @@ DPI = 100
 TRAIN_META = ("kind", "epoch", "step", "pass", "head", "img_s", "time_s")  # train-record keys that are not loss parts
 PARTS_COLS = 4  # panels per row of parts.png
 EMBEDDING_POINTS = 5000
+NEIGHBOUR_ROWS = 8  # anchors shown in neighbours.png
 
 CAPTIONS = {
     "segmentations": "Each row: an image, its clusters per pixel and, with labels, the ground truth (black: "
@@ -46,6 +47,11 @@ CAPTIONS = {
                  "columns: true classes. Colour: fraction of the cluster's images in each class (row-normalised). "
                  "A bright diagonal means clusters match classes; a row spread over several columns is a mixed cluster; "
                  "two bright cells in one column mean a class split over two clusters.",
+    "neighbours": "For a method that pairs each sample with its nearest neighbours (TEMI, the grid's neighbour "
+                  "transformation): each row is a training sample (left) and its nearest neighbours in the "
+                  "embedding the method mines them from, most similar first. Neighbours of another kind of image "
+                  "are pairs that teach the wrong thing; the title gives the share of all neighbours that end in "
+                  "their sample's cluster.",
     "embedding": "Each point is an image's embedding (the method's features, e.g. DCCS's Z = [Zs, Zc]) projected "
                  "on its two principal components, coloured by its cluster (at most 5,000 images drawn). "
                  "Well separated, compact colours mean the clusters are distinct in the embedding.",
@@ -186,26 +192,45 @@ def plot_clusters(path: Path, images: np.ndarray, assignments: np.ndarray, confi
     sizes = np.bincount(assignments, minlength=k)
     shown = np.argsort(-sizes, kind="stable")[:MAX_ROWS]
     members = top_members(assignments, confidence, k, GRID_COLS)
-    picture = mosaic(images, [members[c] for c in shown])
+    labels = [row_label(int(c), int(sizes[c]), None if counts is None else counts[c], names) for c in shown]
+    _plot_rows(path, mosaic(images, [members[c] for c in shown]), labels,
+               f"{k} clusters: most confident members, largest cluster first",
+               f"showing the {MAX_ROWS} largest of {k} clusters" if k > MAX_ROWS else None)
+
+
+def plot_neighbours(path: Path, images: np.ndarray, neighbours: np.ndarray, assignments: np.ndarray,
+                    anchors: int = NEIGHBOUR_ROWS, seed: int = 0) -> float:
+    """Rows of an anchor image (left) and its nearest neighbours, most similar first, for ``anchors``
+    anchors drawn with ``seed``; returns the share of all neighbours that are in their anchor's
+    cluster. ``images``: uint8 (N, C, H, W); ``neighbours``: N×k indices; ``assignments``: (N,)."""
+    chosen = np.sort(np.random.default_rng(seed).choice(len(images), min(anchors, len(images)), replace=False))
+    same = assignments[neighbours] == assignments[:, None]  # N×k
+    members = [np.concatenate([[a], neighbours[a][:GRID_COLS - 1]]) for a in chosen]
+    labels = [f"sample {a}, cluster {assignments[a]}\n{same[a].mean():.0%} of its {neighbours.shape[1]} "
+              f"neighbours in it" for a in chosen]
+    share = float(same.mean())
+    _plot_rows(path, mosaic(images, members), labels,
+               f"left: a sample; right: its nearest neighbours. {share:.1%} of all neighbours share their sample's cluster")
+    return share
+
+
+def _plot_rows(path: Path, picture: np.ndarray, labels: list[str], title: str, footer: str | None = None) -> None:
+    """A ``mosaic`` picture with one label left of each row, a title and an optional footer line."""
     height, width = picture.shape[:2]
-    top_px, bottom_px = 30, 24 if k > MAX_ROWS else 6
+    top_px, bottom_px = 30, 24 if footer else 6
     fig = Figure(figsize=((LABEL_PX + width + 10) / DPI, (top_px + height + bottom_px) / DPI), dpi=DPI)
     ax = fig.add_axes((LABEL_PX / fig.bbox.width, bottom_px / fig.bbox.height,
                        width / fig.bbox.width, height / fig.bbox.height))
     ax.imshow(picture, interpolation="nearest", aspect="auto")
-    row_px = height / len(shown)
-    ax.set_yticks((np.arange(len(shown)) + 0.5) * row_px - GAP_PX / 2,
-                  [row_label(int(c), int(sizes[c]), None if counts is None else counts[c], names) for c in shown],
-                  fontsize=8)
+    row_px = height / len(labels)
+    ax.set_yticks((np.arange(len(labels)) + 0.5) * row_px - GAP_PX / 2, labels, fontsize=8)
     ax.set_xticks([])
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
-    fig.suptitle(f"{k} clusters: most confident members, largest cluster first", fontsize=10,
-                 y=1 - 8 / fig.bbox.height, va="top")
-    if k > MAX_ROWS:
-        fig.text(0.5, 4 / fig.bbox.height, f"showing the {MAX_ROWS} largest of {k} clusters", ha="center",
-                 va="bottom", fontsize=8)
+    fig.suptitle(title, fontsize=10, y=1 - 8 / fig.bbox.height, va="top")
+    if footer:
+        fig.text(0.5, 4 / fig.bbox.height, footer, ha="center", va="bottom", fontsize=8)
     _save(fig, path)
 
 
@@ -474,7 +499,8 @@ def _check_inputs(images: np.ndarray, labels: np.ndarray | None, assignments: np
 
 def write_report(run: RunDir, images: np.ndarray, labels: np.ndarray | None, assignments: np.ndarray,
                  confidence: np.ndarray, figures: dict, class_names: list[str] | None = None,
-                 title: str = "", features: np.ndarray | None = None, dense: bool = False) -> Path:
+                 title: str = "", features: np.ndarray | None = None, dense: bool = False,
+                 neighbours: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> Path:
     """Write ``clusters.png`` (``segmentations.png`` when ``dense``), ``confusion.png`` (with labels),
     ``curves.png``, ``parts.png`` (when the method logs parts besides its loss), ``embedding.png``
     (with N×D ``features``) and ``index.html`` into ``run.report_dir`` and return the page's path.
@@ -483,7 +509,8 @@ def write_report(run: RunDir, images: np.ndarray, labels: np.ndarray | None, ass
     ``labels``: int (N,) or None; ``assignments``: int (N,) clusters 0..K-1; ``confidence``: float (N,)
     max posterior; ``figures``: the dict of ``evaluation.summarize_heads`` (missing keys are skipped).
     ``dense``: labels, assignments and confidence are per pixel (N·H·W, image by image; label −1 =
-    unlabelled, left out of the confusion matrix).
+    unlabelled, left out of the confusion matrix). ``neighbours``: (training images, their N×k
+    neighbour indices, their clusters) of a method that pairs neighbours: ``neighbours.png``.
     """
     pixels = int(np.prod(images.shape[2:])) if dense else 1
     _check_inputs(images, labels, assignments, confidence, pixels)
@@ -527,6 +554,11 @@ def write_report(run: RunDir, images: np.ndarray, labels: np.ndarray | None, ass
         pictures.append(("parts.png", CAPTIONS["parts"]))
     else:
         (out / "parts.png").unlink(missing_ok=True)
+    if neighbours is not None and neighbours[0].ndim == 4:
+        plot_neighbours(out / "neighbours.png", *neighbours)
+        pictures.append(("neighbours.png", CAPTIONS["neighbours"]))
+    else:
+        (out / "neighbours.png").unlink(missing_ok=True)
     if features is not None:
         plot_embedding(out / "embedding.png", features, assignments, k)
         pictures.append(("embedding.png", CAPTIONS["embedding"]))

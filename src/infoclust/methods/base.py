@@ -81,6 +81,7 @@ class Method(ABC):
     report_head: str  # the head whose posteriors are the reported clustering
     watched_loss: str = "loss"  # the loss part that stops moving when the clustering collapses (collapse.py)
     dense: bool = False  # posteriors per pixel (segmentation: ``predict`` gives h×(B·H·W)×K), else per sample
+    neighbours: torch.Tensor | None = None  # N×k neighbours of the training samples (``pairs_neighbours``)
 
     def __init__(self, cfg: RunConfig, device: torch.device, dist: DistContext = DistContext()):
         self.cfg, self.device, self.dist = cfg, device, dist
@@ -89,6 +90,11 @@ class Method(ABC):
         """Once per run, before training, with every training sample (e.g. IMSAT's VAT radii,
         TEMI's neighbours); ``cache`` keeps costly results for a resume (None: no run folder).
         Nothing by default."""
+
+    def pairs_neighbours(self) -> bool:
+        """Whether this method pairs each training sample with its nearest neighbours; if so,
+        ``prepare`` sets ``neighbours`` (N×k indices into the training samples). No, by default."""
+        return False
 
     def pass_name(self, epoch: int) -> str:
         """A short label of what pass ``epoch`` trains (logged and shown in the progress bar); by

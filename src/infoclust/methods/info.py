@@ -91,12 +91,15 @@ class InfoClustering(HeadPasses):
         self.neighbours: torch.Tensor | None = None  # N×k their nearest neighbours (prepare)
 
     # ------------------------------------------------------------------ the contract
+    def pairs_neighbours(self) -> bool:
+        return uses(self.cfg, "neighbour")
+
     def prepare(self, samples: torch.Tensor, cache: PrepareCache | None = None) -> None:
         """Per-dataset precomputation: IMSAT's adaptive VAT radius when it is switched on; the
         neighbours of every training sample (by cosine of the samples as given) when the objective
         pairs neighbours (kept in ``cache`` for a resume)."""
         t = self.cfg.objective.transforms
-        if uses(self.cfg, "neighbour"):
+        if self.pairs_neighbours():
             self.samples = samples
             self.neighbours = mined_neighbours(samples.flatten(1).float(), t.neighbour_k, cache)
         if t.vat_adaptive_eps:

@@ -56,6 +56,9 @@ class TEMI(Method):
         self.steps_per_epoch = 1
 
     # ------------------------------------------------------------------ the contract
+    def pairs_neighbours(self) -> bool:
+        return True
+
     def prepare(self, samples: torch.Tensor, cache: PrepareCache | None = None) -> None:
         """Mine each training sample's k neighbours by cosine similarity of the embedding as given (as
         TEMI mines its frozen embeddings; from ``cache`` when it holds them for this embedding), and
