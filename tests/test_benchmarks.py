@@ -142,3 +142,21 @@ def test_checkpoint_cost_times_every_checkpoint_write(tmp_path):
     # one write every 3 steps, plus those at each evaluation and the end
     assert figures["steps"] // 3 <= figures["checkpoints"] <= figures["steps"] // 3 + figures["steps"] // 28 + 2
     assert figures["checkpoint_s"] > 0 and figures["checkpoint_mb"] > 0 and "cores" in figures["machine"]
+
+
+def test_imbalance_keeps_the_ratio_and_resumes(tmp_path):
+    spec = importlib.util.spec_from_file_location("imbalance", BENCHMARKS / "imbalance.py")
+    imbalance = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(imbalance)
+    x, y = load_digits(return_X_y=True)
+    sub_x, sub_y = imbalance.imbalanced(x, y, 10, 100, seed=0)
+    sizes = np.bincount(sub_y)
+    assert sizes[:5].tolist() == [100] * 5 and sizes[5:].tolist() == [10] * 5 and len(sub_x) == 550
+    args = ["--data", "digits", "--per-class", "40", "--ratios", "1", "4", "--seeds", "0", "--methods", "kmeans",
+            "imsat", "--set", "imsat:train.epochs=1", "--out", str(tmp_path)]
+    out = run_script("imbalance.py", *args)
+    cells = [json.loads(line) for line in (tmp_path / "cells.jsonl").read_text().splitlines()]
+    assert len(cells) == 4 and {c["n"] for c in cells} == {400, 250}
+    assert "| kmeans |" in out and "4:1 ACC" in (tmp_path / "table.md").read_text()
+    assert "ACC" not in run_script("imbalance.py", *args).split("\n")[0]  # every cell read back, none trained
+    assert len((tmp_path / "cells.jsonl").read_text().splitlines()) == 4
