@@ -339,8 +339,8 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--method", help=f"method name (default {default_method()}); see 'infoclust list'")
     p.add_argument("--data", help="dataset name or path (default digits)")
     p.add_argument("--features", metavar="RUN_DIR",
-                   help="cluster the samples as a finished run's network embeds them (a second stage, e.g. "
-                        "--method temi); the data default to that run's")
+                   help="cluster the samples as a finished run's network embeds them (a second stage, with a "
+                        "method of vectors: 'infoclust list'); the data default to that run's")
     p.add_argument("--config", help="YAML recipe, e.g. configs/iic-mnist.yaml")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. train.lr=2e-4 (repeatable)")
     p.add_argument("--seed", type=int)
