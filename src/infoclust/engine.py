@@ -116,8 +116,7 @@ class Trainer:
         # the samples as given (images, for pictures), before a first stage embeds them
         self.shown_dataset, self.shown_eval_dataset = dataset, eval_dataset if eval_dataset is not None else dataset
         if cfg.data.features:  # two stages: the first stage's network turns every sample into a vector
-            dataset = embedded_by(cfg.data.features, dataset)
-            eval_dataset = None if eval_dataset is None else embedded_by(cfg.data.features, eval_dataset)
+            dataset, eval_dataset = embedded_by(cfg.data.features, dataset, eval_dataset)
         images = sample_tensor(dataset)
         shape = tuple(images.shape[1:])
         labelled = dataset.from_labelled_parts()
@@ -541,9 +540,11 @@ def load_trainer(out: str | Path, progress: bool = False, dataset: Dataset | Non
     return trainer
 
 
-def embedded_by(first_stage: str | Path, dataset: Dataset) -> Dataset:
-    """``dataset`` with each sample replaced by its N×D features under the finished run
-    ``first_stage`` (its method's ``features``, the evaluation view); labels, ids and name kept."""
+def embedded_by(first_stage: str | Path, dataset: Dataset, eval_dataset: Dataset | None = None
+                ) -> tuple[Dataset, Dataset | None]:
+    """``dataset`` and ``eval_dataset`` (None stays None) with each sample replaced by its N×D
+    features under the finished run ``first_stage`` (its method's ``features``, the evaluation
+    view), loaded once; labels, ids and name kept."""
     run = RunDir.existing(first_stage)
     if not run.summary_path.is_file():
         raise ConfigError(f"data.features = '{first_stage}': that run has not finished (no summary.json); expected a "
@@ -552,5 +553,9 @@ def embedded_by(first_stage: str | Path, dataset: Dataset) -> Dataset:
         raise DataError(f"data.features = '{first_stage}' embeds images, but the data '{dataset.name}' are already "
                         "feature vectors: drop data.features, or give the images")
     first = load_trainer(first_stage, dataset=dataset)
-    vectors = features(first.method, first.images).astype(np.float32)
-    return Dataset(vectors, dataset.labels, dataset.ids, dataset.name, dataset.split, dataset.class_names)
+
+    def embedded(data: Dataset) -> Dataset:
+        vectors = features(first.method, sample_tensor(data)).astype(np.float32)
+        return Dataset(vectors, data.labels, data.ids, data.name, data.split, data.class_names)
+
+    return embedded(dataset), None if eval_dataset is None else embedded(eval_dataset)

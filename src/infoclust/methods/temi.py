@@ -67,7 +67,7 @@ class TEMI(Method):
         self.shift = flat.mean(0)
         std = flat.std(0)
         self.spread = torch.where(std > 0, std, torch.ones_like(std))  # a constant dimension stays 0
-        self.embedding = self.standardise(samples)
+        self.embedding = (flat - self.shift) / self.spread  # standardise(samples), flattened once
         self.neighbours = mined_neighbours(flat, self.cfg.neighbours.k, cache)
         self.steps_per_epoch = max(1, len(samples) // self.cfg.train.batch_size)
 
