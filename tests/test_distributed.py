@@ -37,7 +37,11 @@ CASES = {
     "imc-swav": ("imc-swav", ["objective.eps=1.0"], "images"),
     # TEMI's teacher marginal is the whole-batch statistic; its neighbours are drawn per sample
     "temi": ("temi", ["objective.freeze_last_layer=0"], "vectors"),
+    # its self-labelling step (the last pass): class counts and the weighted mean over the global batch
+    "temi-self-label": ("temi", ["objective.freeze_last_layer=0", "train.epochs=2", "selflabel.epochs=1",
+                                 "selflabel.threshold=0.6"], "vectors"),
 }
+STEP_EPOCH = {"temi-self-label": 1}  # the pass of the checked step, where not the first one that may report
 
 
 def parameters(method) -> dict[str, torch.nn.Parameter]:
@@ -88,12 +92,12 @@ def one_step(case: str, rank: int, world: int, init_file: str, out: str, warm: s
     method.load_state_dict(torch.load(warm))
     batch = torch.randperm(len(x), generator=torch.Generator().manual_seed(5))[:GLOBAL_BATCH]
     share = batch.view(world, -1)[rank]
-    epoch = next(e for e in range(10) if method.may_report(e))
+    epoch = STEP_EPOCH.get(case, next(e for e in range(10) if method.may_report(e)))
     parts = method.train_step(x[share], StepContext(epoch, 0, Rng.seeded(1, "cpu", rank, world), share, ctx_dist))
     loss = ctx_dist.mean_values(parts["loss"])
     if rank == 0:
         params = parameters(method)
-        torch.save({"loss": loss,
+        torch.save({"loss": loss, "parts": {k: v.item() for k, v in parts.items()},
                     "grads": {n: p.grad for n, p in params.items() if p.grad is not None},
                     "weights": {n: p.detach() for n, p in params.items()},
                     "synced": any(isinstance(m, SyncedBatchNorm) for m in _all_modules(method)),
@@ -134,6 +138,7 @@ def test_two_processes_take_the_one_process_step_of_the_global_batch(case, tmp_p
     one, two = one_and_two(case, tmp_path)
     assert two["synced"] == one["batchnorm"] and not one["synced"]  # BatchNorm sees the global batch in both
     assert torch.allclose(one["loss"], two["loss"], rtol=1e-4, atol=1e-6), (one["loss"], two["loss"])
+    assert 0 < one["parts"].get("confident", 0.5) < 1  # the self-labelling step has confident samples, not all
     assert one["grads"].keys() == two["grads"].keys() and len(one["grads"]) > 4
     errors = relative_errors(one["grads"], two["grads"])
     assert max(errors.values()) < 2e-3, errors

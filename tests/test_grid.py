@@ -9,7 +9,8 @@ from sklearn.datasets import load_digits
 from infoclust import engine
 from infoclust.cli import main
 from infoclust.errors import ConfigError
-from infoclust.methods import load_config
+from infoclust.methods import DataFacts, load_config
+from infoclust.methods.info_config import Regularizer, resolve
 from infoclust.grid import cell_config, finished_cells, load_grid, write_tables
 
 SPEC = {
@@ -117,11 +118,15 @@ def test_bad_grid_specs_are_rejected_before_anything_runs(tmp_path):
 def test_the_shipped_peng_spec_is_valid():
     spec = load_grid("configs/peng-table1.yaml")
     assert len(spec.rows) == 17 and spec.datasets == ["digits", "fashion-mnist"]
-    # the iic-vat preset is the grid's "I(Y,Ỹ) + KL VAT" cell
+    # the iic-vat preset is the grid's "I(Y,Ỹ) + KL VAT" cell on images above 16 px (on tiny images
+    # its KL weight is 0.01, the grid keeps 0.1 everywhere)
     row = next(r for r in spec.rows if r.name == "I(Y,Ỹ) + KL VAT")
     cell = cell_config(spec, row, "digits", 0).objective
-    preset = load_config(None, [], method="iic-vat").objective
-    assert cell.regularizers == preset.regularizers
+    fashion = DataFacts((1, 28, 28), 10, 70000)
+    preset = resolve(load_config(None, [], method="iic-vat"), fashion).objective
+    assert cell.regularizers == preset.regularizers == [Regularizer("vat", 0.1)]
+    tiny = resolve(load_config(None, [], method="iic-vat"), DataFacts((1, 8, 8), 10, 1797)).objective
+    assert tiny.regularizers == [Regularizer("vat", 0.01)]
     assert [(t.vat_eps, t.vat_prop_eps, t.vat_adaptive_eps) for t in (cell.transforms, preset.transforms)] == [(8.0, 0.25, False)] * 2
 
 

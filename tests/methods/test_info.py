@@ -11,7 +11,8 @@ from infoclust.data import Dataset, load_dataset
 from infoclust.engine import Trainer
 from infoclust.methods.head_passes import total
 from infoclust.errors import ConfigError
-from infoclust.methods import StepContext
+from infoclust.methods import DataFacts, StepContext
+from infoclust.methods.info_config import resolve
 from infoclust.rng import Rng
 from infoclust.neighbours import draw_neighbours as info_draw
 from tests.conftest import TINY
@@ -54,6 +55,22 @@ def test_presets_are_points_of_the_one_objective():
     assert iic_vat.mi == "paired" and [r.transform for r in iic_vat.regularizers] == ["vat"]
     # a user's value wins over the preset
     assert load_config(None, ["objective.imsat_mu=2"], method="imsat").objective.imsat_mu == 2.0
+
+
+def test_imsat_takes_ten_sub_heads_on_tiny_images_and_one_on_vectors():
+    cfg = load_config(None, [], method="imsat")
+    assert resolve(cfg, DataFacts((1, 8, 8), 10, 1797)).model.sub_heads == 10  # the tiny-image recipe
+    assert resolve(cfg, DataFacts((64,), 10, 1797)).model.sub_heads == 1  # IMSAT's code
+    assert resolve(load_config(None, ["model.sub_heads=3"], method="imsat"), DataFacts((64,))).model.sub_heads == 3
+
+
+def test_an_unset_kl_weight_follows_the_mi_term_and_the_image_size():
+    tiny, fashion = DataFacts((1, 8, 8), 10, 1797), DataFacts((1, 28, 28), 10, 70000)
+    weights = lambda method, facts, sets=(): [r.weight for r in resolve(load_config(None, list(sets), method=method), facts).objective.regularizers]
+    assert weights("imsat", tiny) == weights("imsat", DataFacts((64,))) == [1.0]
+    assert (weights("iic-vat", tiny), weights("iic-vat", fashion)) == ([0.01], [0.1])
+    two = ["objective.regularizers=[{transform: vat, weight: 0.5}, {transform: cutout}]"]
+    assert weights("iic", fashion, two) == [0.5, 0.1]  # a weight given is kept
 
 
 def test_regulariser_changes_the_loss_and_weight_zero_does_not():

@@ -134,3 +134,51 @@ def test_the_estimator_separates_blobs_and_predicts_new_rows():
     assert np.array_equal(est.predict(x[:20].numpy()), found[:20])
     assert est.transform(x[:4].numpy()).shape == (4, 12)
     assert math.isfinite(est.figures_["cluster_sizes"][0])
+
+
+def test_self_labelling_is_a_class_balanced_cross_entropy_on_confident_samples():
+    x, _ = vectors()
+    method = built(quick("train.epochs=4", "selflabel.epochs=2", "selflabel.threshold=0.4"), x)
+    method.prepare(x)
+    idx = torch.arange(64)
+    assert [method.pass_name(e) for e in range(4)] == ["temi", "temi", "temi-self-label", "temi-self-label"]
+    xs = method.standardise(x[idx])
+    partner = method.embedding[neighbours_module.draw_neighbours(method.neighbours, idx, Rng.seeded(3))]
+    loss, parts = method._self_label_loss(xs, partner, StepContext(2, 0, Rng.seeded(3), idx))
+    with torch.no_grad():
+        teacher = method._posteriors(method.teacher, xs, 0.1)
+    logits = method.student(partner) / 0.1
+    want = []
+    for h in range(teacher.shape[0]):
+        confidence, label = teacher[h].max(-1)
+        keep = confidence > 0.4
+        share = torch.bincount(label[keep], minlength=3).double() / keep.sum()
+        weight = torch.where(share > 0, 1 / share, torch.zeros_like(share)).float()
+        want.append(torch.nn.functional.cross_entropy(logits[h][keep], label[keep], weight=weight))
+    assert 0 < parts["confident"] < 1  # the threshold keeps some samples, not all
+    assert torch.allclose(loss, torch.stack(want).mean(), atol=1e-6)
+
+
+def test_self_labelling_passes_leave_the_marginal_and_the_head_choice_alone():
+    x, _ = vectors()
+    method = built(quick("train.epochs=2", "selflabel.epochs=1", "selflabel.threshold=0.4"), x)
+    method.prepare(x)
+    idx = torch.arange(64)
+    assert "weight" in method.train_step(x[idx], StepContext(0, 0, Rng.seeded(0), idx))
+    marginal, head_loss = method.marginal.clone(), method.head_loss.clone()
+    teacher = [p.detach().clone() for p in method.teacher.parameters()]
+    parts = method.train_step(x[idx], StepContext(1, 1, Rng.seeded(1), idx))
+    assert set(parts) == {"loss", "confident"}
+    assert torch.equal(method.marginal, marginal) and torch.equal(method.head_loss, head_loss)
+    assert any(not torch.equal(a, b) for a, b in zip(teacher, method.teacher.parameters()))  # the EMA goes on
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("selflabel.epochs=100", "selflabel.epochs = 100 of train.epochs = 100: expected 0 (none) or fewer passes than "
+                             "the whole run, so TEMI trains first"),
+    ("selflabel.threshold=1.0", "selflabel.threshold = 1.0: expected a posterior in (0, 1), e.g. SCAN's 0.99"),
+])
+def test_an_impossible_self_labelling_is_one_line(setting, message):
+    with pytest.raises(ConfigError) as caught:
+        resolve_config(load_config(None, [setting], method="temi"), (12,), 3, 300)
+    assert str(caught.value) == message

@@ -76,14 +76,39 @@ class TEMI(Method):
         return (samples.flatten(1).float() - self.shift) / self.spread
 
     def train_step(self, samples: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:
-        """One AdamW step of the student, then the teacher's EMA step: {"loss", "weight"}."""
+        """One AdamW step of the student, then the teacher's EMA step: {"loss", "weight"} in TEMI's
+        passes, {"loss", "confident"} in the self-labelling ones."""
         if self.neighbours is None:
             raise RuntimeError("TEMI.prepare must see the training samples before the first step")
-        t, o = self.cfg.train, self.cfg.objective
         for group in self.optimizer.param_groups:
             group["lr"] = self.learning_rate(ctx.step)
         x = self.standardise(samples)
         partner = self.embedding[draw_neighbours(self.neighbours, ctx.indices, ctx.rng)]
+        self_labelling = self.self_labelling(ctx.epoch)
+        loss, parts = (self._self_label_loss if self_labelling else self._pmi_loss)(x, partner, ctx)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        ctx.dist.average_gradients(self.student.parameters())
+        if ctx.epoch < self.cfg.objective.freeze_last_layer:
+            for p in self.student.last_layer():
+                p.grad = None  # AdamW leaves a parameter without gradient untouched
+        self.optimizer.step()
+        with torch.no_grad():
+            torch._foreach_lerp_(list(self.teacher.parameters()), list(self.student.parameters()),
+                                 1 - self.cfg.objective.teacher_momentum)
+        return {"loss": loss.detach(), **parts}
+
+    def self_labelling(self, epoch: int) -> bool:
+        """Whether pass ``epoch`` is one of the last ``selflabel.epochs`` (SCAN's third stage)."""
+        return epoch >= self.cfg.train.epochs - self.cfg.selflabel.epochs
+
+    def pass_name(self, epoch: int) -> str:
+        return "temi-self-label" if self.self_labelling(epoch) else "temi"
+
+    def _pmi_loss(self, x: torch.Tensor, partner: torch.Tensor, ctx: StepContext) -> tuple[torch.Tensor, dict]:
+        """TEMI's loss over the heads (0-d), updating the teacher's marginal and each head's running
+        loss (the selection score); parts: the mean pair weight."""
+        o = self.cfg.objective
         with torch.no_grad():
             t1, t2 = (self._posteriors(self.teacher, v, o.teacher_temp) for v in (x, partner))
             batch_marginal = ctx.dist.reduce(torch.cat([t1, t2], dim=1).mean(dim=1))
@@ -91,24 +116,31 @@ class TEMI(Method):
             weight = (t1 * t2).sum(-1).mean(0) if o.weight == "teacher" else None  # B
         s1, s2 = (self._posteriors(self.student, v, o.student_temp) for v in (x, partner))
         per_head = (temi_loss(s2, t1, self.marginal, o.beta, weight) + temi_loss(s1, t2, self.marginal, o.beta, weight)) / 2
-        loss = per_head.mean()
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        ctx.dist.average_gradients(self.student.parameters())
-        if ctx.epoch < o.freeze_last_layer:
-            for p in self.student.last_layer():
-                p.grad = None  # AdamW leaves a parameter without gradient untouched
-        self.optimizer.step()
         with torch.no_grad():
-            torch._foreach_lerp_(list(self.teacher.parameters()), list(self.student.parameters()),
-                                 1 - o.teacher_momentum)
             seen = ctx.dist.reduce(per_head.detach())
             self.head_loss = torch.where(self.head_loss.isnan(), seen,
                                          LOSS_MOMENTUM * self.head_loss + (1 - LOSS_MOMENTUM) * seen)
-        parts = {"loss": loss.detach()}
-        if weight is not None:
-            parts["weight"] = weight.mean()
-        return parts
+        return per_head.mean(), ({} if weight is None else {"weight": weight.mean()})
+
+    def _self_label_loss(self, x: torch.Tensor, partner: torch.Tensor, ctx: StepContext) -> tuple[torch.Tensor, dict]:
+        """SCAN's self-labelling per head (0-d): the teacher's confident labels of x (max posterior
+        above the threshold) are the targets of the student's cross-entropy on x's neighbour, each
+        class weighted by the inverse of its share among the confident samples of the global batch
+        (the weighted mean is over the global batch: local sums over the processes' mean of the
+        weight sums). Parts: the share of confident samples."""
+        o, threshold = self.cfg.objective, self.cfg.selflabel.threshold
+        with torch.no_grad():
+            confidence, labels = self._posteriors(self.teacher, x, o.teacher_temp).max(dim=-1)  # h×B
+            confident = (confidence > threshold).to(x.dtype)
+            counts = torch.zeros(*labels.shape[:1], self.cfg.model.n_clusters, device=x.device)
+            counts = ctx.dist.reduce(counts.scatter_add_(1, labels, confident))  # h×K
+            class_weight = torch.where(counts > 0, 1 / counts.clamp_min(1e-12), torch.zeros_like(counts))
+            weight = class_weight.gather(1, labels) * confident  # h×B
+            total = ctx.dist.reduce(weight.sum(dim=1))  # h
+        log_p = (self.student(partner) / o.student_temp).log_softmax(dim=-1)
+        nll = -log_p.gather(2, labels.unsqueeze(-1)).squeeze(-1)  # h×B
+        per_head = (weight * nll).sum(dim=1) / total.clamp_min(1e-12)
+        return per_head.mean(), {"confident": ctx.dist.reduce(confident.mean())}
 
     def learning_rate(self, step: int) -> float:
         """Linear warm-up from 0 over ``train.warmup_epochs`` passes, then a cosine to ``min_lr``."""

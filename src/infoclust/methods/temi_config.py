@@ -66,6 +66,16 @@ class TEMIObjectiveConfig:
 
 
 @dataclass
+class SelfLabelConfig:
+    """SCAN's self-labelling as TEMI's last ``epochs`` passes (0 = none): each head's confident
+    samples (the teacher's max posterior above ``threshold``) become targets of a class-balanced
+    cross-entropy of the student on one of the sample's neighbours (the embedding's augmentation)."""
+
+    epochs: int = 0
+    threshold: float = 0.99
+
+
+@dataclass
 class TEMITrainConfig(TrainConfig):
     """AdamW's ``weight_decay``; lr rises linearly over ``warmup_epochs`` passes, then follows a
     cosine from ``lr`` to ``min_lr`` (None = lr: constant, as the TEMI README command)."""
@@ -80,6 +90,7 @@ class TEMIRunConfig(RunConfig):
     model: TEMIModelConfig = field(default_factory=TEMIModelConfig)
     neighbours: NeighbourConfig = field(default_factory=NeighbourConfig)
     objective: TEMIObjectiveConfig = field(default_factory=TEMIObjectiveConfig)
+    selflabel: SelfLabelConfig = field(default_factory=SelfLabelConfig)
     train: TEMITrainConfig = field(default_factory=TEMITrainConfig)
 
 
@@ -142,5 +153,11 @@ def validate(cfg: TEMIRunConfig, facts: DataFacts) -> None:
     if o.freeze_last_layer < 0 or t.warmup_epochs < 0:
         raise ConfigError(f"objective.freeze_last_layer = {o.freeze_last_layer}, train.warmup_epochs = {t.warmup_epochs}: "
                           "expected passes ≥ 0")
+    sl = cfg.selflabel
+    if not 0 <= sl.epochs < t.epochs:
+        raise ConfigError(f"selflabel.epochs = {sl.epochs} of train.epochs = {t.epochs}: expected 0 (none) or fewer "
+                          "passes than the whole run, so TEMI trains first")
+    if not 0 < sl.threshold < 1:
+        raise ConfigError(f"selflabel.threshold = {sl.threshold}: expected a posterior in (0, 1), e.g. SCAN's 0.99")
     if t.weight_decay < 0 or not t.min_lr >= 0:
         raise ConfigError(f"train.weight_decay = {t.weight_decay}, train.min_lr = {t.min_lr}: expected values ≥ 0")
