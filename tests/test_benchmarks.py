@@ -160,3 +160,23 @@ def test_imbalance_keeps_the_ratio_and_resumes(tmp_path):
     assert "| kmeans |" in out and "4:1 ACC" in (tmp_path / "table.md").read_text()
     assert "ACC" not in run_script("imbalance.py", *args).split("\n")[0]  # every cell read back, none trained
     assert len((tmp_path / "cells.jsonl").read_text().splitlines()) == 4
+
+
+def test_two_stage_trains_a_first_stage_then_second_stages_on_its_features(tmp_path):
+    from tests.conftest import TINY
+
+    config = tmp_path / "first.yaml"
+    config.write_text("method: iic\ndata: {name: digits}\n")
+    first = [arg for item in TINY + ["train.epochs=1"] for arg in ("--set-first", item)]
+    second = [arg for item in ["train.epochs=2", "train.batch_size=128", "temi:model.heads=2", "temi:model.hidden=32",
+                               "temi-self-label:model.heads=2", "temi-self-label:selflabel.epochs=1", "iic:x=1"]
+              for arg in ("--set-second", item)]
+    out = run_script("two_stage.py", "--first-config", str(config), "--seeds", "0", "--out", str(tmp_path / "out"),
+                     "--quiet", *first, *second, "--second", "temi", "temi-self-label")
+    rows = json.loads((tmp_path / "out" / "s0" / "table.json").read_text())
+    assert set(rows) == {"first", "kmeans", "purity", "temi", "temi-self-label"}
+    assert all(0 < rows[name]["acc"] <= 1 and 0 < rows[name]["acc_all"] <= 1 for name in ("first", "kmeans", "temi"))
+    assert rows["temi"]["pipeline_minutes"] > rows["temi"]["minutes"] > 0
+    assert 0.1 < rows["purity"]["5"] <= 1 and "| temi-self-label |" in out and "k = 50" in out
+    cfg = (tmp_path / "out" / "s0" / "temi-self-label" / "config.yaml").read_text()
+    assert "epochs: 1" in cfg and "heads: 2" in cfg  # its own settings, not another stage's
