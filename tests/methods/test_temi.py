@@ -36,19 +36,22 @@ def built(overrides, x, n_clusters=3):
     return build_method(cfg, tuple(x.shape[1:]), torch.device("cpu"))
 
 
-def test_the_paper_values_on_large_data_and_step_scaled_ones_on_small_data():
+def test_the_paper_values_on_large_data_step_scaled_ones_on_fewer_steps_and_the_small_data_recipe():
     big = resolve_config(load_config(None, [], method="temi"), (512,), 10, 60000)
     t, o = big.train, big.objective
     assert (big.neighbours.k, big.model.heads, t.batch_size, t.epochs, t.warmup_epochs) == (50, 16, 1024, 100, 20)
     assert (t.lr, t.min_lr, o.teacher_momentum, o.beta, o.marginal_momentum) == (1e-4, 1e-4, 0.996, 0.6, 0.9)
+    mid = resolve_config(load_config(None, [], method="temi"), (512,), 10, 25000)
+    scale = REFERENCE_STEPS / (100 * (25000 // 1024))  # 2,400 steps instead of about 5,000
+    assert mid.train.lr == mid.train.min_lr == pytest.approx(PAPER["lr"] * scale)
+    assert mid.objective.teacher_momentum == pytest.approx(1 - (1 - PAPER["momentum"]) * scale)
     small = resolve_config(load_config(None, [], method="temi"), (64,), 10, 1797)
-    steps = 100 * (1797 // 256)
-    scale = REFERENCE_STEPS / steps  # 700 steps instead of about 5,000
-    assert small.train.batch_size == 256 and small.neighbours.k < 50
-    assert small.train.lr == pytest.approx(PAPER["lr"] * scale)
-    assert small.objective.teacher_momentum == pytest.approx(1 - (1 - PAPER["momentum"]) * scale)
+    t = small.train
+    assert (small.neighbours.k, small.model.heads, t.batch_size, t.epochs, t.warmup_epochs) == (10, 8, 256, 200, 40)
+    assert (t.lr, t.min_lr, small.objective.teacher_momentum) == (2e-3, 2e-4, 0.95)
+    assert resolve_config(load_config(None, [], method="temi"), (64,), 10, 600).neighbours.k == 6  # N / 10K
     given = resolve_config(load_config(None, ["train.lr=0.01", "neighbours.k=7"], method="temi"), (64,), 10, 1797)
-    assert (given.train.lr, given.train.min_lr, given.neighbours.k) == (0.01, 0.01, 7)  # a user's values stay
+    assert (given.train.lr, given.neighbours.k) == (0.01, 7)  # a user's values stay
 
 
 @pytest.mark.parametrize("setting, message", [
@@ -174,7 +177,7 @@ def test_self_labelling_passes_leave_the_marginal_and_the_head_choice_alone():
 
 
 @pytest.mark.parametrize("setting, message", [
-    ("selflabel.epochs=100", "selflabel.epochs = 100 of train.epochs = 100: expected 0 (none) or fewer passes than "
+    ("selflabel.epochs=200", "selflabel.epochs = 200 of train.epochs = 200: expected 0 (none) or fewer passes than "
                              "the whole run, so TEMI trains first"),
     ("selflabel.threshold=1.0", "selflabel.threshold = 1.0: expected a posterior in (0, 1), e.g. SCAN's 0.99"),
 ])
