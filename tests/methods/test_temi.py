@@ -185,3 +185,27 @@ def test_an_impossible_self_labelling_is_one_line(setting, message):
     with pytest.raises(ConfigError) as caught:
         resolve_config(load_config(None, [setting], method="temi"), (12,), 3, 300)
     assert str(caught.value) == message
+
+
+def test_a_weaker_prior_divides_by_a_power_of_the_marginal():
+    x, _ = vectors()
+    losses = {}
+    for power in (1.0, 0.5, 0.0):
+        method = built(quick(f"objective.prior_power={power}", "objective.marginal_momentum=0.0"), x)
+        method.prepare(x)
+        idx = torch.arange(64)
+        partner = method.embedding[neighbours_module.draw_neighbours(method.neighbours, idx, Rng.seeded(4))]
+        xs = method.standardise(x[idx])
+        with torch.no_grad():
+            t1, t2 = (method._posteriors(method.teacher, v, 0.1) for v in (xs, partner))
+            s1, s2 = (method._posteriors(method.student, v, 0.1) for v in (xs, partner))
+            marginal = torch.cat([t1, t2], dim=1).mean(dim=1)  # momentum 0: this batch's marginal
+            weight = (t1 * t2).sum(-1).mean(0)
+            prior = marginal.pow(power)
+            want = ((infoclust.losses.temi_loss(s2, t1, prior, 0.6, weight) +
+                     infoclust.losses.temi_loss(s1, t2, prior, 0.6, weight)) / 2).mean()
+        losses[power] = method.train_step(x[idx], StepContext(0, 0, Rng.seeded(4), idx))["loss"]
+        assert torch.allclose(losses[power], want, atol=1e-6), power
+    assert len({round(v.item(), 6) for v in losses.values()}) == 3
+    with pytest.raises(ConfigError, match=r"objective.prior_power = 1.5: expected a power in \[0, 1\]"):
+        built(quick("objective.prior_power=1.5"), x)

@@ -115,7 +115,8 @@ class TEMI(Method):
             self.marginal = o.marginal_momentum * self.marginal + (1 - o.marginal_momentum) * batch_marginal
             weight = (t1 * t2).sum(-1).mean(0) if o.weight == "teacher" else None  # B
         s1, s2 = (self._posteriors(self.student, v, o.student_temp) for v in (x, partner))
-        per_head = (temi_loss(s2, t1, self.marginal, o.beta, weight) + temi_loss(s1, t2, self.marginal, o.beta, weight)) / 2
+        prior = self.marginal.pow(o.prior_power)
+        per_head = (temi_loss(s2, t1, prior, o.beta, weight) + temi_loss(s1, t2, prior, o.beta, weight)) / 2
         with torch.no_grad():
             seen = ctx.dist.reduce(per_head.detach())
             self.head_loss = torch.where(self.head_loss.isnan(), seen,

@@ -59,9 +59,11 @@ class TEMIObjectiveConfig:
     """β-PMI between a sample and a neighbour (``losses.temi_loss``). ``teacher_momentum``: the EMA
     teacher's momentum per step (None = 0.996 scaled to the run's steps); ``marginal_momentum``: of
     the teacher's cluster marginal; ``freeze_last_layer``: passes during which the heads' last layer
-    does not move (DINO's)."""
+    does not move (DINO's); ``prior_power`` γ: the PMI divides by the marginal to the power γ (1 =
+    TEMI's; below 1 pulls clusters less toward equal sizes, for imbalanced data)."""
 
     beta: float = 0.6
+    prior_power: float = 1.0
     weight: str = "teacher"
     student_temp: float = 0.1
     teacher_temp: float = 0.1
@@ -154,6 +156,9 @@ def validate(cfg: TEMIRunConfig, facts: DataFacts) -> None:
         raise ConfigError(f"neighbours.k = {k} but the data hold {facts.n_samples} samples: expected k < {facts.n_samples}")
     if o.weight not in WEIGHTS:
         raise ConfigError(f"objective.weight = '{o.weight}': expected one of {', '.join(WEIGHTS)}")
+    if not 0 <= o.prior_power <= 1:
+        raise ConfigError(f"objective.prior_power = {o.prior_power}: expected a power in [0, 1] (1 = TEMI's marginal, "
+                          "0 = none)")
     for key, value in (("beta", o.beta), ("student_temp", o.student_temp), ("teacher_temp", o.teacher_temp)):
         if not value > 0:
             raise ConfigError(f"objective.{key} = {value}: expected a positive number")
