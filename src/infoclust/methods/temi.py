@@ -6,7 +6,9 @@ teacher; each head's loss is the weighted β-PMI of ``losses.temi_loss`` between
 posterior of one side and the teacher's of the other, both orders averaged, against the teacher's
 cluster marginal (an EMA of its batch means, reduced over processes); a pair's weight is the
 teacher's agreement on it, averaged over heads. The head of lowest training loss is reported (TEMI's
-label-free choice), with the teacher's posteriors.
+label-free choice), with the teacher's posteriors. Optionally the last ``selflabel.epochs`` passes
+self-label (SCAN's third stage): the teacher's confident labels train the student by a
+class-balanced cross-entropy.
 
 The embedding here is the data themselves: vectors as given, images flattened; neighbours by cosine
 similarity of it as given, the heads' input standardised per dimension (TEMI's). Neighbours are mined once per run (``neighbours.nearest_neighbours``) and kept in the run
@@ -84,8 +86,7 @@ class TEMI(Method):
             group["lr"] = self.learning_rate(ctx.step)
         x = self.standardise(samples)
         partner = self.embedding[draw_neighbours(self.neighbours, ctx.indices, ctx.rng)]
-        self_labelling = self.self_labelling(ctx.epoch)
-        loss, parts = (self._self_label_loss if self_labelling else self._pmi_loss)(x, partner, ctx)
+        loss, parts = (self._self_label_loss if self.self_labelling(ctx.epoch) else self._pmi_loss)(x, partner, ctx)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         ctx.dist.average_gradients(self.student.parameters())
