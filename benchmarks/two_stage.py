@@ -41,11 +41,6 @@ SECOND = {"temi": ("temi", []),
           "iic-neighbours": ("iic", ["objective.transform=neighbour"])}
 
 
-def minutes(run: Path) -> float:
-    """The training minutes a finished run's summary records."""
-    return json.loads((run / "summary.json").read_text())["time_s"] / 60
-
-
 def scored(run: Path) -> dict:
     """ACC on the run's evaluation split (its summary) and on train ∪ test, with training minutes."""
     summary = json.loads((run / "summary.json").read_text())

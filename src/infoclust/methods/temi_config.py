@@ -23,6 +23,7 @@ from ..config import RunConfig, TrainConfig
 from ..errors import ConfigError
 from ..neighbours import default_k
 from .base import DataFacts
+from .common import fill_defaults
 
 WEIGHTS = ("teacher", "none")  # a pair's weight: TEMI's teacher–teacher agreement, or 1 (plain β-PMI)
 REFERENCE_STEPS = 5000  # about the TEMI recipe's steps on CIFAR-10: 50,000 / 1024 × 100 passes
@@ -111,19 +112,16 @@ def resolve(cfg: TEMIRunConfig, facts: DataFacts) -> TEMIRunConfig:
     """Fill every None from the data: K from the classes the data name (else 10); below
     ``SMALL_DATA`` training samples ``SMALL_RECIPE``, otherwise the paper's values with lr and
     teacher momentum scaled to the run's steps (when the training size is known)."""
+    n = facts.n_samples
+    small = n is not None and n < SMALL_DATA
+    recipe = SMALL_RECIPE if small else PAPER
+    cfg = fill_defaults(cfg, {"model.heads": recipe["heads"], "train.epochs": recipe["epochs"]})
     model, objective, train = (dataclasses.replace(s) for s in (cfg.model, cfg.objective, cfg.train))
     neighbours = dataclasses.replace(cfg.neighbours)
     if model.n_clusters is None:
         model.n_clusters = facts.n_classes or 10
-    n = facts.n_samples
-    small = n is not None and n < SMALL_DATA
-    recipe = SMALL_RECIPE if small else PAPER
     if neighbours.k is None:
         neighbours.k = min(recipe["k"], default_k(n, model.n_clusters))
-    if model.heads is None:
-        model.heads = recipe["heads"]
-    if train.epochs is None:
-        train.epochs = recipe["epochs"]
     if train.batch_size is None:
         train.batch_size = recipe["batch"]
         if n is not None:
