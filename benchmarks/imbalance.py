@@ -9,7 +9,9 @@ Every method gets the same vectors, standardised per dimension (k-means: scikit-
 n_init 10); labels only score. Each cell (method, ratio, seed) is one line of OUT/cells.jsonl with
 ACC, NMI, ARI, the cluster sizes and the seconds; a rerun skips the cells already there, so the
 command continues where it stopped. Prints the table (mean ± sd over the seeds) and writes it to
-OUT/table.md.
+OUT/table.md. ``--purity`` adds, per ratio, the share of each sample's k nearest neighbours (cosine,
+the standardised vectors) in its own class, for the common and the rare half (labels only
+diagnose), to OUT/purity.md.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+import torch
 import yaml
 from sklearn.cluster import KMeans
 
@@ -28,6 +31,7 @@ from infoclust.data.vectors import dataset_vectors
 from infoclust.evaluation import clustering_scores
 from infoclust.machine import describe
 from infoclust.methods import METHODS
+from infoclust.neighbours import nearest_neighbours
 from infoclust.runs import atomic_write_text
 
 
@@ -60,6 +64,30 @@ def cluster(method: str, x: np.ndarray, k: int, seed: int, config: dict) -> np.n
     return estimator(n_clusters=k, random_state=seed, config=config.get(method) or None).fit_predict(x)
 
 
+PURITY_K = (1, 5, 10)
+
+
+def purity_by_half(x: np.ndarray, y: np.ndarray) -> dict[str, list[float]]:
+    """Share of the k nearest neighbours (k in PURITY_K) in the sample's class, over the common
+    half of the classes and over the rare half."""
+    classes = np.unique(y)
+    rare = y >= classes[len(classes) // 2]
+    same = (y[nearest_neighbours(torch.from_numpy(x), max(PURITY_K)).numpy()] == y[:, None])
+    return {half: [float(same[rows, :k].mean()) for k in PURITY_K] for half, rows in (("common", ~rare), ("rare", rare))}
+
+
+def purity_table(rows: list[tuple[float, int, dict]]) -> str:
+    """Markdown, one line per ratio: mean over the seeds of each half's purity at each k."""
+    ratios = sorted({r for r, _, _ in rows})
+    head = " | ".join(f"{half} k={k}" for half in ("common", "rare") for k in PURITY_K)
+    lines = [f"| ratio | {head} |", "|---|" + "---|" * 2 * len(PURITY_K)]
+    for ratio in ratios:
+        found = [p for r, _, p in rows if r == ratio]
+        cells = [f"{np.mean([p[half][i] for p in found]):.3f}" for half in ("common", "rare") for i in range(len(PURITY_K))]
+        lines.append(f"| {ratio:g}:1 | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def table(cells: list[dict], methods: list[str], ratios: list[float]) -> str:
     lines = ["| method | " + " | ".join(f"{r:g}:1 ACC" for r in ratios) + " | " +
              " | ".join(f"{r:g}:1 NMI" for r in ratios) + " |", "|---|" + "---|" * (2 * len(ratios))]
@@ -83,6 +111,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="METHOD:KEY=VALUE",
                         help="a config value for one method, e.g. temi:train.epochs=20 (repeatable)")
     parser.add_argument("--out", required=True)
+    parser.add_argument("--purity", action="store_true", help="also the neighbours' class purity per half (OUT/purity.md)")
     args = parser.parse_args()
     config: dict[str, dict] = {}
     for item in args.set:
@@ -97,10 +126,13 @@ def main() -> None:
     done = {(c["method"], c["ratio"], c["seed"]) for c in cells}
     x_all, y_all = dataset_vectors(args.data)
     k = len(np.unique(y_all))
+    purities = []
     for ratio in args.ratios:
         for seed in args.seeds:
             x, y = imbalanced(x_all, y_all, ratio, args.per_class, seed)
             x = standardised(x)
+            if args.purity:
+                purities.append((ratio, seed, purity_by_half(x, y)))
             for method in args.methods:
                 if (method, ratio, seed) in done:
                     continue
@@ -117,6 +149,11 @@ def main() -> None:
             f"{date.today()}, {describe()}\n\n{table(cells, args.methods, args.ratios)}\n")
     atomic_write_text(out / "table.md", text)
     print(text)
+    if args.purity:
+        text = (f"{args.data}, neighbours' class purity (cosine, standardised vectors), mean over seeds {args.seeds}, "
+                f"{date.today()}\n\n{purity_table(purities)}\n")
+        atomic_write_text(out / "purity.md", text)
+        print(text)
 
 
 if __name__ == "__main__":

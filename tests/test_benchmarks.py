@@ -162,6 +162,23 @@ def test_imbalance_keeps_the_ratio_and_resumes(tmp_path):
     assert len((tmp_path / "cells.jsonl").read_text().splitlines()) == 4
 
 
+def test_imbalance_purity_splits_the_common_and_the_rare_half():
+    spec = importlib.util.spec_from_file_location("imbalance", BENCHMARKS / "imbalance.py")
+    imbalance = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(imbalance)
+    rng = np.random.default_rng(0)
+    # classes 0 and 1 (common) far apart; classes 2 and 3 (rare) share one spot, so each rare
+    # sample's neighbours are half its class at best
+    centres = np.array([[10, 0, 0], [0, 10, 0], [0, 0, 10], [0, 0, 10]], dtype=np.float32)
+    y = np.repeat([0, 1, 2, 3], [30, 30, 12, 12])
+    x = centres[y] + rng.normal(0, 0.1, (len(y), 3)).astype(np.float32)
+    found = imbalance.purity_by_half(x, y)
+    assert found["common"] == [1.0, 1.0, 1.0]
+    assert all(0.2 < p < 0.8 for p in found["rare"])
+    table = imbalance.purity_table([(10.0, 0, found)])
+    assert table.splitlines()[2].startswith("| 10:1 | 1.000 | 1.000 | 1.000 |")
+
+
 def test_two_stage_trains_a_first_stage_then_second_stages_on_its_features(tmp_path):
     from tests.conftest import TINY
 
