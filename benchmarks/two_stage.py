@@ -8,7 +8,8 @@ For each seed, into OUT/sSEED/: the first stage (``first/``, trained from ``--fi
 ``temi-self-label/``, ``iic-neighbours/``: ``infoclust train --features OUT/sSEED/first``, trained
 on the first stage's training split, scored on its evaluation split), and beside them k-means on the
 same features (fitted on the training split) and the k-NN purity of the training features at k = 5,
-20, 50 (labels only diagnose). Every run is also scored on train ∪ test (``--split all``).
+20, 50 (labels only diagnose), beside that of the training images' own standardised pixels
+(OUT/pixels-purity.json, computed once: a first stage helps neighbours only above it). Every run is also scored on train ∪ test (``--split all``).
 OUT/sSEED/table.json holds the seed's rows; the script prints a markdown table over the seeds with
 each pipeline's CPU minutes (first stage + second stage training). Finished runs are read, not
 retrained.
@@ -67,6 +68,20 @@ def feature_rows(first: Path) -> dict:
             "purity": {str(p): purity(neighbours[:, :p], labels) for p in PURITY_K}}
 
 
+def standardised_pixel_purity(cfg, path: Path) -> dict:
+    """k-NN purity of the training images' flattened pixels, standardised per pixel (cached in
+    ``path``): the neighbours a second stage would get with no first stage."""
+    if path.is_file():
+        return json.loads(path.read_text())
+    train = load_dataset(cfg.data.name, split=cfg.data.split, root=cfg.data.root, progress=False)
+    x = torch.from_numpy(train.images.reshape(len(train.images), -1).astype(np.float32))
+    x = (x - x.mean(0)) / x.std(0).clamp_min(1e-6)
+    neighbours = nearest_neighbours(x, max(PURITY_K))
+    found = {str(p): purity(neighbours[:, :p], torch.from_numpy(train.labels)) for p in PURITY_K}
+    path.write_text(json.dumps(found) + "\n")
+    return found
+
+
 def run_seed(args: argparse.Namespace, seed: int) -> dict:
     """Every row of one seed (trains what has not finished)."""
     out = Path(args.out) / f"s{seed}"
@@ -75,7 +90,8 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict:
     first_cfg = RunDir.existing(first).read_config()
     data = {"data__name": first_cfg.data.name, "data__split": first_cfg.data.split,
             "data__eval_split": first_cfg.data.eval_split, "data__features": str(first)}
-    rows = {"first": scored(first), **feature_rows(first)}
+    rows = {"first": scored(first), **feature_rows(first),
+            "pixel_purity": standardised_pixel_purity(first_cfg, Path(args.out) / "pixels-purity.json")}
     for name in args.second:
         method, sets = SECOND[name]
         sets = sets + stage_settings(args.set_second, name)
@@ -114,6 +130,8 @@ def table(per_seed: dict[int, dict], second: list[str]) -> str:
     purities = {k: [seed_rows["purity"][str(k)] for seed_rows in per_seed.values()] for k in PURITY_K}
     lines.append("")
     lines.append("k-NN purity of the training features: " + ", ".join(f"k = {k}: {mean_sd(v)}" for k, v in purities.items()))
+    pixels = next(iter(per_seed.values()))["pixel_purity"]
+    lines.append("k-NN purity of the standardised training pixels: " + ", ".join(f"k = {k}: {pixels[str(k)]:.3f}" for k in PURITY_K))
     return "\n".join(lines)
 
 

@@ -191,9 +191,12 @@ def test_two_stage_trains_a_first_stage_then_second_stages_on_its_features(tmp_p
     out = run_script("two_stage.py", "--first-config", str(config), "--seeds", "0", "--out", str(tmp_path / "out"),
                      "--quiet", *first, *second, "--second", "temi", "temi-self-label")
     rows = json.loads((tmp_path / "out" / "s0" / "table.json").read_text())
-    assert set(rows) == {"first", "kmeans", "purity", "temi", "temi-self-label"}
+    assert set(rows) == {"first", "kmeans", "purity", "pixel_purity", "temi", "temi-self-label"}
     assert all(0 < rows[name]["acc"] <= 1 and 0 < rows[name]["acc_all"] <= 1 for name in ("first", "kmeans", "temi"))
     assert rows["temi"]["pipeline_minutes"] > rows["temi"]["minutes"] > 0
     assert 0.1 < rows["purity"]["5"] <= 1 and "| temi-self-label |" in out and "k = 50" in out
+    # the digits' own pixels: most of a digit's 5 nearest neighbours are the same digit
+    assert 0.85 < rows["pixel_purity"]["5"] <= 1 and "purity of the standardised training pixels" in out
+    assert json.loads((tmp_path / "out" / "pixels-purity.json").read_text()) == rows["pixel_purity"]
     cfg = (tmp_path / "out" / "s0" / "temi-self-label" / "config.yaml").read_text()
     assert "epochs: 1" in cfg and "heads: 2" in cfg  # its own settings, not another stage's
