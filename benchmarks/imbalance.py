@@ -27,7 +27,7 @@ import yaml
 from sklearn.cluster import KMeans
 
 import infoclust
-from infoclust.data.vectors import dataset_vectors
+from infoclust.data.vectors import dataset_vectors, standardised
 from infoclust.evaluation import clustering_scores
 from infoclust.machine import describe
 from infoclust.methods import METHODS
@@ -49,11 +49,6 @@ def imbalanced(x: np.ndarray, y: np.ndarray, ratio: float, per_class: int | None
         keep.append(rng.choice(rows, n, replace=False))
     rows = np.sort(np.concatenate(keep))
     return x[rows], y[rows]
-
-
-def standardised(x: np.ndarray) -> np.ndarray:
-    std = x.std(0)
-    return ((x - x.mean(0)) / np.where(std > 0, std, 1)).astype(np.float32)
 
 
 def cluster(method: str, x: np.ndarray, k: int, seed: int, config: dict) -> np.ndarray:

@@ -9,7 +9,8 @@ For each seed, into OUT/sSEED/: the first stage (``first/``, trained from ``--fi
 on the first stage's training split, scored on its evaluation split), and beside them k-means on the
 same features (fitted on the training split) and the k-NN purity of the training features at k = 5,
 20, 50 (labels only diagnose), beside that of the training images' own standardised pixels
-(OUT/pixels-purity.json, computed once: a first stage helps neighbours only above it). Every run is also scored on train ∪ test (``--split all``).
+(OUT/pixels-purity.json, computed once: a first stage helps neighbours only above it). Every run
+is also scored on train ∪ test (``--split all``).
 OUT/sSEED/table.json holds the seed's rows; the script prints a markdown table over the seeds with
 each pipeline's CPU minutes (first stage + second stage training). Finished runs are read, not
 retrained.
@@ -27,13 +28,15 @@ import numpy as np
 import torch
 from sklearn.cluster import KMeans
 
+from infoclust.config import RunConfig
 from infoclust.data import load_dataset
+from infoclust.data.vectors import standardised
 from infoclust.engine import embedded_by, load_trainer, run_to_end
 from infoclust.evaluation import cluster_acc
 from infoclust.machine import describe
 from infoclust.methods import load_config
 from infoclust.neighbours import nearest_neighbours, purity
-from infoclust.runs import RunDir
+from infoclust.runs import RunDir, atomic_write_text
 
 PURITY_K = (5, 20, 50)
 # second stage name → (method, settings)
@@ -62,23 +65,24 @@ def feature_rows(first: Path) -> dict:
     fit_min = (time.perf_counter() - start) / 60
     pred_held, pred_train = kmeans.predict(held.images), kmeans.labels_
     acc_all = cluster_acc(np.concatenate([pred_train, pred_held]), np.concatenate([train.labels, held.labels]), k)
-    neighbours = nearest_neighbours(torch.from_numpy(train.images), max(PURITY_K))
-    labels = torch.from_numpy(train.labels)
     return {"kmeans": {"acc": cluster_acc(pred_held, held.labels, k), "acc_all": acc_all, "minutes": fit_min},
-            "purity": {str(p): purity(neighbours[:, :p], labels) for p in PURITY_K}}
+            "purity": knn_purity(train.images, train.labels)}
 
 
-def standardised_pixel_purity(cfg, path: Path) -> dict:
+def knn_purity(vectors: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Share of each row's k nearest neighbours (cosine) with its label, for k in PURITY_K."""
+    neighbours = nearest_neighbours(torch.from_numpy(vectors), max(PURITY_K))
+    return {str(p): purity(neighbours[:, :p], torch.from_numpy(labels)) for p in PURITY_K}
+
+
+def standardised_pixel_purity(cfg: RunConfig, path: Path) -> dict[str, float]:
     """k-NN purity of the training images' flattened pixels, standardised per pixel (cached in
     ``path``): the neighbours a second stage would get with no first stage."""
     if path.is_file():
         return json.loads(path.read_text())
     train = load_dataset(cfg.data.name, split=cfg.data.split, root=cfg.data.root, progress=False)
-    x = torch.from_numpy(train.images.reshape(len(train.images), -1).astype(np.float32))
-    x = (x - x.mean(0)) / x.std(0).clamp_min(1e-6)
-    neighbours = nearest_neighbours(x, max(PURITY_K))
-    found = {str(p): purity(neighbours[:, :p], torch.from_numpy(train.labels)) for p in PURITY_K}
-    path.write_text(json.dumps(found) + "\n")
+    found = knn_purity(standardised(train.images.reshape(len(train.images), -1).astype(np.float32)), train.labels)
+    atomic_write_text(path, json.dumps(found) + "\n")
     return found
 
 

@@ -22,6 +22,12 @@ def dataset_vectors(name: str) -> tuple[np.ndarray, np.ndarray | None]:
     return data.images.reshape(len(data.images), -1).astype(np.float32) / 255, data.labels
 
 
+def standardised(x: np.ndarray) -> np.ndarray:
+    """N×D → N×D float32, each dimension shifted to mean 0 and scaled to sd 1 (a constant one stays 0)."""
+    std = x.std(0)
+    return ((x - x.mean(0)) / np.where(std > 0, std, 1)).astype(np.float32)
+
+
 def npz_bytes(vectors: np.ndarray, labels: np.ndarray | None) -> bytes:
     """The ``.npz`` file's bytes (written by the caller atomically, under any name)."""
     buffer = io.BytesIO()  # a buffer: given a path without .npz, savez would add the suffix
