@@ -15,6 +15,9 @@ OUT/sSEED/table.json holds the seed's rows; the script prints a markdown table o
 each pipeline's CPU minutes (first stage + second stage training). Finished runs are read, not
 retrained.
 ``--set-second KEY=VALUE`` applies to every second stage, ``--set-second STAGE:KEY=VALUE`` to one.
+``temi-self-label``'s 10 self-label passes are the last of its ``train.epochs``: give it TEMI's
+passes + 10 (``--set-second temi-self-label:train.epochs=25`` beside ``temi:train.epochs=15``) so
+that its TEMI part is the ``temi`` row's.
 """
 from __future__ import annotations
 

@@ -140,8 +140,9 @@ class Trainer:
         self.eval_images = self.images if eval_dataset is None else sample_tensor(eval_dataset).to(self.device)
         torch.manual_seed(self.cfg.seed)
         self.method = build_method(self.cfg, shape, self.device, dist)
+        self.prepared = False  # whether the method's per-dataset precomputation has seen self.images
         if prepare:
-            self.method.prepare(self.images, None if run is None else RunCache(run, dist.is_main))
+            self.prepare(RunCache(run, dist.is_main) if run is not None else None)
         self.rng = Rng.seeded(self.cfg.seed + 1, self.device, dist.rank, dist.world_size)
         self.state = Progress()
         self.snapshot: tuple[int, dict] | None = None  # (step, method state) the last reportable pass left
@@ -227,10 +228,19 @@ class Trainer:
             return None
         return data.labels.reshape(len(data), -1)
 
+    def prepare(self, cache: RunCache | None) -> None:
+        """The method's per-dataset precomputation over the training samples (``cache``: kept there)."""
+        self.method.prepare(self.images, cache)
+        self.prepared = True
+
     @torch.no_grad()
     def selection_scores(self) -> np.ndarray | None:
         """Label-free score per sub-head of the reported head, over ``select_samples`` training samples
-        in batches of the training size (this process alone, its own seeded generator)."""
+        in batches of the training size (this process alone, its own seeded generator). A trainer
+        restored to evaluate mines the neighbours first where the method pairs them (from the run's
+        cache, written by its training; nothing is written)."""
+        if not self.prepared and self.method.pairs_neighbours():
+            self.prepare(RunCache(self.run, writes=False) if self.run is not None else None)
         n, t = len(self.images), self.cfg.train
         order = torch.randperm(n, generator=torch.Generator().manual_seed(self.cfg.seed + 7))[: min(n, t.select_samples)]
         rng = Rng.seeded(self.cfg.seed + 7, self.device)

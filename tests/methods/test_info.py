@@ -157,6 +157,24 @@ def test_the_neighbour_view_draws_among_the_samples_neighbours_and_may_regularis
     assert not torch.equal(drawn[0], drawn[1])  # drawn afresh
 
 
+def test_a_neighbour_run_read_back_scores_as_it_trained(tmp_path, monkeypatch):
+    # evaluate / probes / two_stage restore a trainer without the training's precomputation: the
+    # neighbour view's head choice must still see the neighbours (from the run's cache, unwritten)
+    from infoclust.engine import load_trainer, train
+    from infoclust.methods import common
+
+    cfg = load_config(None, ["objective.transform=neighbour", "objective.transforms.neighbour_k=4", *FAST,
+                             "model.sub_heads=3"], method="iic", seed=0)
+    summary = train(cfg, tmp_path / "run", progress=False)
+    cached = sorted((tmp_path / "run" / "cache").iterdir())
+    stamps = [f.stat().st_mtime_ns for f in cached]
+    monkeypatch.setattr(common, "nearest_neighbours", lambda *a, **k: pytest.fail("mined again: the cache was not read"))
+    figures = load_trainer(tmp_path / "run").evaluate()
+    assert len(figures["sub_head_loss"]) == 3 and figures["sub_head_loss"] == summary["sub_head_loss"]
+    assert figures["acc"] == summary["acc"]
+    assert [f.stat().st_mtime_ns for f in sorted((tmp_path / "run" / "cache").iterdir())] == stamps
+
+
 def test_an_impossible_neighbour_count_is_one_line():
     cfg = load_config(None, ["objective.transform=neighbour", "objective.transforms.neighbour_k=1797"],
                       method="iic", seed=0)
