@@ -41,6 +41,7 @@ def test_the_paper_values_on_large_data_step_scaled_ones_on_fewer_steps_and_the_
     t, o = big.train, big.objective
     assert (big.neighbours.k, big.model.heads, t.batch_size, t.epochs, t.warmup_epochs) == (50, 16, 1024, 100, 20)
     assert (t.lr, t.min_lr, o.teacher_momentum, o.beta, o.marginal_momentum) == (1e-4, 1e-4, 0.996, 0.6, 0.9)
+    assert o.prior_power == 1.0  # TEMI's marginal on large data
     mid = resolve_config(load_config(None, [], method="temi"), (512,), 10, 25000)
     scale = REFERENCE_STEPS / (100 * (25000 // 1024))  # 2,400 steps instead of about 5,000
     assert mid.train.lr == mid.train.min_lr == pytest.approx(PAPER["lr"] * scale)
@@ -48,10 +49,11 @@ def test_the_paper_values_on_large_data_step_scaled_ones_on_fewer_steps_and_the_
     small = resolve_config(load_config(None, [], method="temi"), (64,), 10, 1797)
     t = small.train
     assert (small.neighbours.k, small.model.heads, t.batch_size, t.epochs, t.warmup_epochs) == (10, 8, 256, 200, 40)
-    assert (t.lr, t.min_lr, small.objective.teacher_momentum) == (2e-3, 2e-4, 0.95)
+    assert (t.lr, t.min_lr, small.objective.teacher_momentum, small.objective.prior_power) == (2e-3, 2e-4, 0.95, 0.5)
     assert resolve_config(load_config(None, [], method="temi"), (64,), 10, 600).neighbours.k == 6  # N / 10K
-    given = resolve_config(load_config(None, ["train.lr=0.01", "neighbours.k=7"], method="temi"), (64,), 10, 1797)
-    assert (given.train.lr, given.neighbours.k) == (0.01, 7)  # a user's values stay
+    given = resolve_config(load_config(None, ["train.lr=0.01", "neighbours.k=7", "objective.prior_power=1"],
+                                       method="temi"), (64,), 10, 1797)
+    assert (given.train.lr, given.neighbours.k, given.objective.prior_power) == (0.01, 7, 1)  # a user's values stay
 
 
 @pytest.mark.parametrize("setting, message", [
