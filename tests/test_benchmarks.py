@@ -200,3 +200,11 @@ def test_two_stage_trains_a_first_stage_then_second_stages_on_its_features(tmp_p
     assert json.loads((tmp_path / "out" / "pixels-purity.json").read_text()) == rows["pixel_purity"]
     cfg = (tmp_path / "out" / "s0" / "temi-self-label" / "config.yaml").read_text()
     assert "epochs: 1" in cfg and "heads: 2" in cfg  # its own settings, not another stage's
+
+
+def test_knn_cost_times_the_search_and_the_cached_read(tmp_path):
+    out = run_script("knn_cost.py", "--data", "digits", "--k", "5", "--dims", "64", "16", "--out", str(tmp_path))
+    record = json.loads((tmp_path / "knn-cost.json").read_text())
+    assert [(r["n"], r["dims"], r["k"]) for r in record["rows"]] == [(1797, 64, 5), (1797, 16, 5)]
+    assert all(r["seconds"] >= 0 and r["peak_growth_mib"] >= 0 and r["full_matrix_mib"] == 12 for r in record["rows"])
+    assert "| 1,797 | 64 | 5 |" in out
