@@ -14,7 +14,7 @@ LAYERS = [
     {"rng", "distributed", "config", "checkpoint_file", "evaluation", "collapse", "machine", "graphs"},
     {"data"},
     {"losses"},
-    {"views", "adversarial", "models", "neighbours"},
+    {"views", "adversarial", "models", "neighbours", "encoders"},
     {"methods"},
     {"prediction", "runs", "progress"},
     {"engine"},
