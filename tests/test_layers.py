@@ -18,7 +18,7 @@ LAYERS = [
     {"methods"},
     {"prediction", "runs", "progress"},
     {"engine"},
-    {"api", "estimators", "cli", "launcher", "grid", "probes", "report", "__init__", "__main__"},
+    {"api", "estimators", "cli", "launcher", "grid", "probes", "report", "embed", "__init__", "__main__"},
 ]
 SHARED_IN_METHODS = {"__init__", "base", "common", "head_passes"}  # what any method module may import
 

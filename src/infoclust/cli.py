@@ -239,6 +239,18 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_embed(args: argparse.Namespace) -> int:
+    from .embed import EmbedSettings, embed
+
+    args.on_interrupt = (f"the chunks written stay in '{args.out}': run the same command again to continue"
+                         if args.out else "nothing was changed")
+    meta = embed(args.encoder, args.data, args.out, EmbedSettings(args.batch_size, args.workers, args.device),
+                 progress=not args.quiet)
+    print(f"embedded {meta['n']} images of {meta['data']['name']} with {meta['encoder']}: {meta['dim']}-d features "
+          f"in {args.out}")
+    return 0
+
+
 def cmd_grid(args: argparse.Namespace) -> int:
     from .grid import load_grid, run_grid
 
@@ -394,6 +406,20 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
                                                            "fraction may be 1), accuracy on its test split")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_probe)
+
+    p = sub.add_parser("embed", help="the features of every image under a pretrained encoder, into a folder "
+                                     "that 'infoclust train --data EMB_DIR' clusters (resumable)")
+    p.add_argument("--encoder", required=True, help="hf:ORG/NAME[@REVISION] (a Hugging Face model, e.g. "
+                                                    "hf:facebook/dinov2-small) or a local model folder")
+    p.add_argument("--data", required=True, help="a folder of images (class sub-folders become labels, used only "
+                                                 "to score) or a dataset name")
+    p.add_argument("--out", required=True, help="the embedding folder to write (EMB_DIR); the same command again "
+                                                "continues a stopped run")
+    p.add_argument("--batch-size", type=int, default=64, help="images a forward pass (default 64)")
+    p.add_argument("--workers", type=int, help="processes decoding images (default: one fewer than the CPUs, at most 4)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_embed)
 
     p = sub.add_parser("grid", help="run every row × dataset × seed of a grid spec and tabulate ACC")
     p.add_argument("spec", help="grid YAML, e.g. configs/peng-table1.yaml")

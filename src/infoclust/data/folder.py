@@ -151,13 +151,36 @@ def _pixels(path: Path, grey: bool, channels: int, size: tuple[int, int]) -> np.
     return np.broadcast_to(values, (channels, *values.shape))
 
 
-def read_image_folder(folder: str | Path, progress: bool = True) -> Dataset:
-    """Read every image under ``folder`` into (N, C, H, W) uint8, labelled by class sub-folder if any."""
-    folder = Path(folder)
+def folder_listing(folder: Path) -> tuple[list[Path], list[str], np.ndarray | None, list[str] | None]:
+    """(files, ids: their paths relative to ``folder`` with "/", labels, class names) of the images
+    under ``folder``, without decoding any: labels and names from the class sub-folders when every
+    image sits in one (module docstring), else None."""
     files = find_images(folder)
     if not files:
         raise DataError(f"no images found in '{folder}' (looked for {', '.join(IMAGE_EXTENSIONS)})")
     ids = [path.relative_to(folder).as_posix() for path in files]
+    labels, class_names = None, None
+    if all("/" in item for item in ids):
+        class_of = [item.split("/", 1)[0] for item in ids]
+        class_names = sorted(set(class_of))
+        index = {name: k for k, name in enumerate(class_names)}
+        labels = np.array([index[name] for name in class_of], dtype=np.int64)
+    return files, ids, labels, class_names
+
+
+def decoded(path: Path) -> Image.Image:
+    """One image file decoded: grey modes as "L" (deep modes scaled as the module docstring says),
+    everything else as "RGB"; a file Pillow cannot read is one DataError line naming it."""
+    with _read_errors(path), _open(path) as image:
+        if _is_grey(image):
+            return Image.fromarray(_grey_values(image, path))
+        return image.convert("RGB")
+
+
+def read_image_folder(folder: str | Path, progress: bool = True) -> Dataset:
+    """Read every image under ``folder`` into (N, C, H, W) uint8, labelled by class sub-folder if any."""
+    folder = Path(folder)
+    files, ids, labels, class_names = folder_listing(folder)
     headers = [_header(path) for path in files]
     channels = 1 if all(grey for grey, _ in headers) else 3
     sizes = Counter(size for _, size in headers)
@@ -171,10 +194,4 @@ def read_image_folder(folder: str | Path, progress: bool = True) -> Dataset:
     show = progress and len(files) > PROGRESS_MIN_FILES
     for i, path in enumerate(tqdm(files, desc=f"reading {folder.name}", unit="img", disable=not show)):
         images[i] = _pixels(path, headers[i][0], channels, (width, height))
-    labels, class_names = None, None
-    if all("/" in item for item in ids):
-        class_of = [item.split("/", 1)[0] for item in ids]
-        class_names = sorted(set(class_of))
-        index = {name: k for k, name in enumerate(class_names)}
-        labels = np.array([index[name] for name in class_of], dtype=np.int64)
     return Dataset(images, labels, ids, name=folder.resolve().name, class_names=class_names)

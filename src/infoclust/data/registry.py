@@ -12,6 +12,7 @@ from .arrays import read_arrays
 from .cifar import load_cifar
 from .dataset import Dataset
 from .digits import load_digits
+from .embedding import is_embedding_folder, read_embedding
 from .folder import read_image_folder
 from .iic_segmentation import COCO_SPLITS, POTSDAM_SPLITS, load_cocostuff, load_potsdam
 from .segmentation import is_segmentation_folder, read_segmentation_folder
@@ -123,7 +124,8 @@ def load_dataset(
     download: bool = True,
     progress: bool = True,
 ) -> Dataset:
-    """Load a named dataset (see ``list_datasets``) or an image folder / .npy / .npz path.
+    """Load a named dataset (see ``list_datasets``) or an image folder / .npy / .npz / embedding folder
+    (``infoclust embed``'s output: N×D feature vectors) path.
 
     ``split``: "all" (train then test, the papers' protocol), "train" or "test"; stl10 also has
     "unlabeled" and "train+unlabeled" (loaded without labels); paths allow "all" only, except a
@@ -145,6 +147,8 @@ def load_dataset(
     if path.exists():
         if split != "all":
             raise ConfigError(f"split '{split}' is not available for '{path}': files and folders have split 'all' only")
+        if path.is_dir() and is_embedding_folder(path):
+            return read_embedding(path)
         if path.is_dir():
             return read_image_folder(path, progress=progress)
         if path.suffix.lower() in ARRAY_SUFFIXES:

@@ -1,0 +1,137 @@
+"""``infoclust embed``: the features of every image under a pretrained encoder, written in chunks
+(``data.embedding`` reads them back). Images are decoded and preprocessed in DataLoader workers,
+one batch at a time, so memory stays bounded whatever the number of images. A stopped embed run
+again continues at its first missing chunk; the chunks are formed by the same batches either way,
+so the features are bit-identical to an uninterrupted run's."""
+from __future__ import annotations
+
+import io
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Subset
+from tqdm import tqdm
+
+from .data import load_dataset
+from .data.embedding import CHUNKS, IDS, LABELS, META, chunk_path, is_embedding_folder, read_chunk, read_meta
+from .data.stream import ImageStream, dataset_stream, folder_stream
+from .encoders import HubEncoder, load_hub_encoder
+from .errors import ConfigError, DataError
+from .machine import available_cpus, select_device
+from .runs import atomic_write_bytes, atomic_write_text
+
+CHUNK_IMAGES = 4096  # about this many images a chunk (a whole number of batches)
+# what must match for a stopped embed to continue into the same folder
+SAME_WORK = ("encoder", "revision", "preprocessing", "dim", "data", "n", "chunk_rows")
+
+
+@dataclass
+class EmbedSettings:
+    """``batch_size`` images a forward pass; ``workers`` DataLoader processes decoding (None: one
+    fewer than the usable CPUs, at most 4); ``device`` "auto" (CUDA when present), "cpu", "cuda"."""
+
+    batch_size: int = 64
+    workers: int | None = None
+    device: str = "auto"
+
+
+def image_stream(data: str) -> ImageStream:
+    """A folder of images (decoded on demand), or a dataset infoclust reads (its arrays)."""
+    path = Path(data).expanduser()
+    if path.is_dir() and not is_embedding_folder(path):
+        return folder_stream(path)
+    dataset = load_dataset(data)
+    if dataset.is_vectors:
+        raise DataError(f"'{data}' holds feature vectors, not images: nothing to embed (cluster them directly)")
+    return dataset_stream(dataset)
+
+
+def embed(encoder: str, data: str, out: str | Path, settings: EmbedSettings = EmbedSettings(),
+          progress: bool = True) -> dict:
+    """Embed every image of ``data`` with ``encoder`` (``hf:ORG/NAME``, a model folder) into the
+    folder ``out``; returns its record (``embedding.json``). Continues a stopped run into the same
+    folder; a finished one, or one of other work, is refused in one line."""
+    out = Path(out)
+    if settings.batch_size < 1:
+        raise ConfigError(f"batch size {settings.batch_size}: expected a positive number of images")
+    stream = image_stream(data)
+    device = select_device(settings.device)
+    model = load_hub_encoder(encoder, device)
+    rows = settings.batch_size * max(1, CHUNK_IMAGES // settings.batch_size)
+    meta = {"format": 1, "encoder": model.name, "revision": model.revision, "preprocessing": model.preprocessing.to_dict(),
+            "dim": model.dim, "data": {"source": data, "name": stream.name, "fingerprint": stream.fingerprint,
+                                       "class_names": stream.class_names},
+            "n": len(stream), "chunk_rows": rows, "complete": False}
+    meta = json.loads(json.dumps(meta))  # tuples as lists, as read back
+    _claim(out, meta, stream)
+    n_chunks = math.ceil(len(stream) / rows)
+    todo = [c for c in range(n_chunks) if read_chunk(out, c, min(rows, len(stream) - c * rows), model.dim) is None]
+    workers = settings.workers if settings.workers is not None else max(0, min(4, available_cpus() - 1))
+    preprocessed = stream.with_transform(model.preprocessing)
+    done_images = (n_chunks - len(todo)) * rows
+    bar = tqdm(total=len(stream), initial=min(done_images, len(stream)), desc=f"embedding {stream.name}", unit="img",
+               disable=not progress, dynamic_ncols=True)
+    with bar:
+        for c in todo:
+            start = c * rows
+            chunk = _embed_rows(model, preprocessed, range(start, min(start + rows, len(stream))), settings.batch_size,
+                                workers, device, bar)
+            buffer = _npy_bytes(chunk)
+            atomic_write_bytes(chunk_path(out, c), buffer)
+    meta["complete"] = True
+    atomic_write_text(out / META, json.dumps(meta, indent=1) + "\n")
+    return meta
+
+
+def _claim(out: Path, meta: dict, stream: ImageStream) -> None:
+    """Make ``out`` this embedding's folder (its record, item names and labels), or check that it
+    already is (a stopped run of the same work)."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out '{out}' is a file; expected a new folder for the embedding")
+    if out.is_dir() and is_embedding_folder(out):
+        kept = read_meta(out)
+        if kept.get("complete"):
+            raise ConfigError(f"'{out}' already holds a finished embedding ({kept['n']} images by {kept['encoder']}); "
+                              "choose a new --out")
+        differ = [key for key in SAME_WORK if kept.get(key) != meta[key]]
+        if differ:
+            raise ConfigError(f"'{out}' holds a stopped embedding of other work (its {', '.join(differ)} differ); "
+                              "choose a new --out, or give the same encoder and data to continue it")
+        return
+    if out.is_dir() and any(entry.name not in (CHUNKS, IDS, LABELS) for entry in out.iterdir()):
+        raise ConfigError(f"--out '{out}' is a folder with other files in it; expected a new or empty folder")
+    # (a folder with only our first files: a run stopped while claiming it, claimed again)
+    (out / CHUNKS).mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / IDS, "".join(f"{item}\n" for item in stream.ids))
+    if stream.labels is not None:
+        atomic_write_bytes(out / LABELS, _npy_bytes(stream.labels))
+    atomic_write_text(out / META, json.dumps(meta, indent=1) + "\n")  # last: the folder is claimed once whole
+
+
+def _embed_rows(model: HubEncoder, stream: ImageStream, rows: range, batch_size: int, workers: int,
+                device: torch.device, bar: tqdm) -> np.ndarray:
+    """Features of the stream's items ``rows`` (len×D float32), batch by batch."""
+    loader = DataLoader(Subset(stream, rows), batch_size=batch_size, shuffle=False, num_workers=workers,
+                        collate_fn=_stacked)
+    out = np.empty((len(rows), model.dim), dtype=np.float32)
+    filled = 0
+    for batch in loader:
+        features = model(batch.to(device)).cpu().numpy()
+        out[filled:filled + len(features)] = features
+        filled += len(features)
+        bar.update(len(features))
+    return out
+
+
+def _stacked(items: list[np.ndarray]) -> torch.Tensor:
+    return torch.from_numpy(np.stack(items))
+
+
+def _npy_bytes(values: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, values, allow_pickle=False)
+    return buffer.getvalue()
