@@ -127,3 +127,15 @@ def test_the_command_line_embeds_then_trains_temi_on_the_features(tmp_path, tiny
                  "--set", "train.epochs=2", "--set", "model.n_clusters=2"]) == 0
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["n_samples"] == 60 and "acc" in summary  # the class sub-folders score it
+    # new photos go through the same encoder, then the heads
+    new = photo_folder(tmp_path / "new", n_per_class=3, classes=("x",), mixed=True)
+    assert main(["predict", str(tmp_path / "run"), "--data", str(new), "--out", str(tmp_path / "a.csv"), "--quiet"]) == 0
+    rows = (tmp_path / "a.csv").read_text().splitlines()
+    assert rows[0] == "id,cluster,confidence" and [r.split(",")[0] for r in rows[1:]] == ["x/000.png", "x/001.png", "x/002.png"]
+    from infoclust.embed import embed_like
+    from infoclust.engine import load_trainer
+    from infoclust import prediction
+
+    trainer = load_trainer(tmp_path / "run", dataset=embed_like(emb, str(new), progress=False))
+    expected = prediction.reported(trainer.method, trainer.eval_images, trainer.selected_sub_head)
+    assert [int(r.split(",")[1]) for r in rows[1:]] == expected.argmax(1).tolist()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from . import __version__, prediction
 from .data import dataset_help, load_dataset
+from .data.embedding import is_embedding_folder
 from .errors import ConfigError, InfoclustError, RunFolderError
 from .methods import default_method, load_config
 from .runs import RunDir, atomic_write_bytes, atomic_write_text, json_safe, write_failure
@@ -155,7 +156,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if out.parent.exists() and not out.parent.is_dir():
         raise RunFolderError(f"--out '{out}': '{out.parent}' is a file; expected a folder to hold the output")
     made = missing_folders(out.parent)
-    dataset = load_dataset(args.data, progress=not args.quiet)
+    trained_on = RunDir.existing(args.run_dir).read_config().data.name
+    if is_embedding_folder(trained_on) and not is_embedding_folder(args.data):
+        from .embed import embed_like  # images for a run on features: through the same encoder first
+
+        dataset = embed_like(trained_on, args.data, progress=not args.quiet)
+    else:
+        dataset = load_dataset(args.data, progress=not args.quiet)
     trainer = load_trainer(args.run_dir, dataset=dataset)
     if trainer.method.dense:
         status = _write_label_pngs(trainer, dataset, out)

@@ -16,10 +16,10 @@ import torch
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from .data import load_dataset
+from .data import Dataset, load_dataset
 from .data.embedding import CHUNKS, IDS, LABELS, META, chunk_path, is_embedding_folder, read_chunk, read_meta
 from .data.stream import ImageStream, dataset_stream, folder_stream
-from .encoders import HubEncoder, load_hub_encoder
+from .encoders import HubEncoder, is_hub_spec, load_hub_encoder
 from .errors import ConfigError, DataError
 from .machine import available_cpus, select_device
 from .runs import atomic_write_bytes, atomic_write_text
@@ -85,6 +85,26 @@ def embed(encoder: str, data: str, out: str | Path, settings: EmbedSettings = Em
     meta["complete"] = True
     atomic_write_text(out / META, json.dumps(meta, indent=1) + "\n")
     return meta
+
+
+def embed_like(embedding: str | Path, data: str, settings: EmbedSettings = EmbedSettings(),
+               progress: bool = True) -> Dataset:
+    """The images of ``data`` embedded as the embedding folder ``embedding`` was (its encoder and
+    revision; the preprocessing checked equal), held in memory: new photos for a run trained on
+    that embedding."""
+    meta = read_meta(embedding)
+    spec = meta["encoder"] + (f"@{meta['revision']}" if meta["revision"] and is_hub_spec(meta["encoder"]) else "")
+    device = select_device(settings.device)
+    model = load_hub_encoder(spec, device)
+    if json.loads(json.dumps(model.preprocessing.to_dict())) != meta["preprocessing"]:
+        raise ConfigError(f"encoder '{spec}' now preprocesses images otherwise than when '{embedding}' was embedded; "
+                          "expected the same model folder (embed the training images again)")
+    stream = image_stream(data)
+    workers = settings.workers if settings.workers is not None else max(0, min(4, available_cpus() - 1))
+    with tqdm(total=len(stream), desc=f"embedding {stream.name}", unit="img", disable=not progress) as bar:
+        vectors = _embed_rows(model, stream.with_transform(model.preprocessing), range(len(stream)),
+                              settings.batch_size, workers, device, bar)
+    return Dataset(vectors, stream.labels, stream.ids, stream.name, class_names=stream.class_names)
 
 
 def _claim(out: Path, meta: dict, stream: ImageStream) -> None:
