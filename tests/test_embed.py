@@ -123,7 +123,9 @@ def test_the_command_line_embeds_then_trains_temi_on_the_features(tmp_path, tiny
     assert f"embedded 60 images of photos with {tiny_dino}: 32-d features in {emb}" in capsys.readouterr().out
     assert main(["embed", "--encoder", str(tiny_dino), "--data", str(folder), "--out", str(emb), "--quiet"]) == 2
     assert "already holds a finished embedding" in capsys.readouterr().err
-    assert main(["train", "--method", "temi", "--data", str(emb), "--out", str(tmp_path / "run"), "--silent",
+    assert main(["train", "--method", "temi", "--features", str(emb), "--data", "digits", "--silent"]) == 2
+    assert f"--features '{emb}' is an embedding: its vectors are the data; drop --data 'digits'" in capsys.readouterr().err
+    assert main(["train", "--method", "temi", "--features", str(emb), "--out", str(tmp_path / "run"), "--silent",
                  "--set", "train.epochs=2", "--set", "model.n_clusters=2"]) == 0
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["n_samples"] == 60 and "acc" in summary  # the class sub-folders score it

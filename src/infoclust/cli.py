@@ -63,9 +63,15 @@ def _data_name(args: argparse.Namespace) -> str | None:
 
 def _first_stage_data(args: argparse.Namespace) -> dict:
     """--features RUN_DIR as config values: the run that embeds the samples and, without --data,
-    the data it was trained and reported on."""
+    the data it was trained and reported on; --features EMB_DIR ('infoclust embed''s output): its
+    vectors are the data."""
     if not args.features:
         return {}
+    if is_embedding_folder(args.features):
+        if args.data:
+            raise ConfigError(f"--features '{args.features}' is an embedding: its vectors are the data; drop --data "
+                              f"'{args.data}'")
+        return {"data__name": args.features}
     values = {"data__features": args.features}
     if not args.data:
         data = RunDir.existing(args.features).read_config().data
@@ -357,9 +363,10 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--method", help=f"method name (default {default_method()}); see 'infoclust list'")
     p.add_argument("--data", help="dataset name or path (default digits)")
-    p.add_argument("--features", metavar="RUN_DIR",
+    p.add_argument("--features", metavar="RUN_DIR|EMB_DIR",
                    help="cluster the samples as a finished run's network embeds them (a second stage, with a "
-                        "method of vectors: 'infoclust list'); the data default to that run's")
+                        "method of vectors: 'infoclust list'; the data default to that run's), or the features "
+                        "of an 'infoclust embed' folder")
     p.add_argument("--config", help="YAML recipe, e.g. configs/iic-mnist.yaml")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. train.lr=2e-4 (repeatable)")
     p.add_argument("--seed", type=int)
@@ -415,7 +422,7 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_probe)
 
     p = sub.add_parser("embed", help="the features of every image under a pretrained encoder, into a folder "
-                                     "that 'infoclust train --data EMB_DIR' clusters (resumable)")
+                                     "that 'infoclust train --features EMB_DIR' clusters (resumable)")
     p.add_argument("--encoder", required=True, help="hf:ORG/NAME[@REVISION] (a Hugging Face model, e.g. "
                                                     "hf:facebook/dinov2-small) or a local model folder")
     p.add_argument("--data", required=True, help="a folder of images (class sub-folders become labels, used only "
