@@ -211,12 +211,10 @@ def _write_label_pngs(trainer, dataset, out: Path) -> int:
 def _neighbours_shown(trainer, sub_head: int) -> tuple | None:
     """(training images, their neighbours, their clusters) of a method that pairs neighbours (read
     from the run's cache), for the report's neighbours picture; None for any other method."""
-    from .runs import RunCache
-
     method = trainer.method
     if not method.pairs_neighbours():
         return None
-    method.prepare(trainer.images, RunCache(trainer.run, writes=False))
+    trainer.neighbours_ready()
     clusters = prediction.reported(method, trainer.images, sub_head).argmax(1)
     return trainer.shown_dataset.images, method.neighbours.cpu().numpy(), clusters
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +16,8 @@ from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
 from .data import Dataset, load_dataset
-from .data.embedding import CHUNKS, IDS, LABELS, META, chunk_path, is_embedding_folder, read_chunk, read_meta
+from .data.embedding import (CHUNKS, IDS, LABELS, META, chunk_path, chunk_ranges, is_embedding_folder, read_chunk,
+                             read_meta)
 from .data.stream import ImageStream, dataset_stream, folder_stream
 from .encoders import HubEncoder, is_hub_spec, load_hub_encoder
 from .errors import ConfigError, DataError
@@ -37,6 +37,9 @@ class EmbedSettings:
     batch_size: int = 64
     workers: int | None = None
     device: str = "auto"
+
+    def decoding_workers(self) -> int:
+        return self.workers if self.workers is not None else max(0, min(4, available_cpus() - 1))
 
 
 def image_stream(data: str) -> ImageStream:
@@ -66,22 +69,19 @@ def embed(encoder: str, data: str, out: str | Path, settings: EmbedSettings = Em
             "dim": model.dim, "data": {"source": data, "name": stream.name, "fingerprint": stream.fingerprint,
                                        "class_names": stream.class_names},
             "n": len(stream), "chunk_rows": rows, "complete": False}
-    meta = json.loads(json.dumps(meta))  # tuples as lists, as read back
+    meta = as_read_back(meta)
     _claim(out, meta, stream)
-    n_chunks = math.ceil(len(stream) / rows)
-    todo = [c for c in range(n_chunks) if read_chunk(out, c, min(rows, len(stream) - c * rows), model.dim) is None]
-    workers = settings.workers if settings.workers is not None else max(0, min(4, available_cpus() - 1))
+    chunks = chunk_ranges(len(stream), rows)
+    todo = [c for c, part in enumerate(chunks) if read_chunk(out, c, len(part), model.dim) is None]
     preprocessed = stream.with_transform(model.preprocessing)
-    done_images = (n_chunks - len(todo)) * rows
-    bar = tqdm(total=len(stream), initial=min(done_images, len(stream)), desc=f"embedding {stream.name}", unit="img",
+    done_images = len(stream) - sum(len(chunks[c]) for c in todo)
+    bar = tqdm(total=len(stream), initial=done_images, desc=f"embedding {stream.name}", unit="img",
                disable=not progress, dynamic_ncols=True)
     with bar:
         for c in todo:
-            start = c * rows
-            chunk = _embed_rows(model, preprocessed, range(start, min(start + rows, len(stream))), settings.batch_size,
-                                workers, device, bar)
-            buffer = _npy_bytes(chunk)
-            atomic_write_bytes(chunk_path(out, c), buffer)
+            chunk = _embed_rows(model, preprocessed, chunks[c], settings.batch_size, settings.decoding_workers(),
+                                device, bar)
+            atomic_write_bytes(chunk_path(out, c), _npy_bytes(chunk))
     meta["complete"] = True
     atomic_write_text(out / META, json.dumps(meta, indent=1) + "\n")
     return meta
@@ -96,15 +96,19 @@ def embed_like(embedding: str | Path, data: str, settings: EmbedSettings = Embed
     spec = meta["encoder"] + (f"@{meta['revision']}" if meta["revision"] and is_hub_spec(meta["encoder"]) else "")
     device = select_device(settings.device)
     model = load_hub_encoder(spec, device)
-    if json.loads(json.dumps(model.preprocessing.to_dict())) != meta["preprocessing"]:
+    if as_read_back(model.preprocessing.to_dict()) != meta["preprocessing"]:
         raise ConfigError(f"encoder '{spec}' now preprocesses images otherwise than when '{embedding}' was embedded; "
                           "expected the same model folder (embed the training images again)")
     stream = image_stream(data)
-    workers = settings.workers if settings.workers is not None else max(0, min(4, available_cpus() - 1))
     with tqdm(total=len(stream), desc=f"embedding {stream.name}", unit="img", disable=not progress) as bar:
         vectors = _embed_rows(model, stream.with_transform(model.preprocessing), range(len(stream)),
-                              settings.batch_size, workers, device, bar)
+                              settings.batch_size, settings.decoding_workers(), device, bar)
     return Dataset(vectors, stream.labels, stream.ids, stream.name, class_names=stream.class_names)
+
+
+def as_read_back(record: dict) -> dict:
+    """``record`` as embedding.json gives it back (tuples become lists), for comparisons with it."""
+    return json.loads(json.dumps(record))
 
 
 def _claim(out: Path, meta: dict, stream: ImageStream) -> None:

@@ -233,14 +233,17 @@ class Trainer:
         self.method.prepare(self.images, cache)
         self.prepared = True
 
+    def neighbours_ready(self) -> None:
+        """A trainer restored to evaluate or report, of a method that pairs neighbours: mine them
+        now from the run's cache (written by its training; nothing is written)."""
+        if not self.prepared and self.method.pairs_neighbours():
+            self.prepare(RunCache(self.run, writes=False) if self.run is not None else None)
+
     @torch.no_grad()
     def selection_scores(self) -> np.ndarray | None:
         """Label-free score per sub-head of the reported head, over ``select_samples`` training samples
-        in batches of the training size (this process alone, its own seeded generator). A trainer
-        restored to evaluate mines the neighbours first where the method pairs them (from the run's
-        cache, written by its training; nothing is written)."""
-        if not self.prepared and self.method.pairs_neighbours():
-            self.prepare(RunCache(self.run, writes=False) if self.run is not None else None)
+        in batches of the training size (this process alone, its own seeded generator)."""
+        self.neighbours_ready()
         n, t = len(self.images), self.cfg.train
         order = torch.randperm(n, generator=torch.Generator().manual_seed(self.cfg.seed + 7))[: min(n, t.select_samples)]
         rng = Rng.seeded(self.cfg.seed + 7, self.device)

@@ -39,6 +39,11 @@ def read_meta(folder: str | Path) -> dict:
                         "record written by 'infoclust embed'") from None
 
 
+def chunk_ranges(n: int, rows: int) -> list[range]:
+    """The rows of each chunk: 0..rows−1, rows..2·rows−1, …, the last one shorter."""
+    return [range(start, min(start + rows, n)) for start in range(0, n, rows)]
+
+
 def read_chunk(folder: Path, index: int, rows: int, dim: int) -> np.ndarray | None:
     """Chunk ``index`` as rows×dim float32, or None when it is missing or not what it should be."""
     path = chunk_path(folder, index)
@@ -56,14 +61,14 @@ def read_embedding(folder: str | Path) -> Dataset:
     if not meta.get("complete"):
         raise DataError(f"the embedding in '{folder}' is not finished: run the same 'infoclust embed' command again "
                         "to complete it")
-    n, dim, rows = meta["n"], meta["dim"], meta["chunk_rows"]
+    n, dim = meta["n"], meta["dim"]
     vectors = np.empty((n, dim), dtype=np.float32)
-    for index, start in enumerate(range(0, n, rows)):
-        chunk = read_chunk(folder, index, min(rows, n - start), dim)
+    for index, rows in enumerate(chunk_ranges(n, meta["chunk_rows"])):
+        chunk = read_chunk(folder, index, len(rows), dim)
         if chunk is None:
-            raise DataError(f"'{chunk_path(folder, index)}' is missing or damaged; expected {min(rows, n - start)}×{dim} "
+            raise DataError(f"'{chunk_path(folder, index)}' is missing or damaged; expected {len(rows)}×{dim} "
                             "float32 features: embed again into a new folder")
-        vectors[start:start + len(chunk)] = chunk
+        vectors[rows.start:rows.stop] = chunk
     ids = (folder / IDS).read_text().splitlines()
     labels = np.load(folder / LABELS) if (folder / LABELS).is_file() else None
     return Dataset(vectors, labels, ids, name=meta["data"]["name"], class_names=meta["data"].get("class_names"))
