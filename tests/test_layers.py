@@ -11,14 +11,14 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "infoclust"
 # each entry imports only from its own layer and the ones before it
 LAYERS = [
     {"errors"},
-    {"rng", "distributed", "config", "checkpoint_file", "evaluation", "collapse", "machine", "graphs"},
+    {"rng", "distributed", "config", "checkpoint_file", "evaluation", "collapse", "machine", "graphs", "cpus"},
     {"data"},
     {"losses"},
     {"views", "adversarial", "models", "neighbours", "encoders"},
     {"methods"},
     {"prediction", "runs", "progress"},
     {"engine"},
-    {"api", "estimators", "cli", "launcher", "grid", "probes", "report", "embed", "__init__", "__main__"},
+    {"api", "estimators", "cli", "launcher", "grid", "probes", "report", "embedder", "__init__", "__main__"},
 ]
 SHARED_IN_METHODS = {"__init__", "base", "common", "head_passes"}  # what any method module may import
 

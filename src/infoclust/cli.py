@@ -164,7 +164,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     made = missing_folders(out.parent)
     trained_on = RunDir.existing(args.run_dir).read_config().data.name
     if is_embedding_folder(trained_on) and not is_embedding_folder(args.data):
-        from .embed import embed_like  # images for a run on features: through the same encoder first
+        from .embedder import embed_like  # images for a run on features: through the same encoder first
 
         dataset = embed_like(trained_on, args.data, progress=not args.quiet)
     else:
@@ -179,7 +179,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     post = prediction.reported(trainer.method, trainer.eval_images, trainer.selected_sub_head)
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["id", "cluster", "confidence"])
+    from_folder = Path(args.data).is_dir() and not is_embedding_folder(args.data)
+    writer.writerow(["file" if from_folder else "id", "cluster", "confidence"])  # a folder's ids: its files
     for ident, cluster, conf in zip(dataset.ids, post.argmax(1), post.max(1)):
         writer.writerow([ident, int(cluster), f"{conf:.6f}"])
     atomic_write_text(out, buf.getvalue())
@@ -216,7 +217,12 @@ def _neighbours_shown(trainer, sub_head: int) -> tuple | None:
         return None
     trainer.neighbours_ready()
     clusters = prediction.reported(method, trainer.images, sub_head).argmax(1)
-    return trainer.shown_dataset.images, method.neighbours.cpu().numpy(), clusters
+    return _shown(trainer.shown_dataset), method.neighbours.cpu().numpy(), clusters
+
+
+def _shown(data):
+    """What the report shows of each item: the images, or the photos behind feature vectors."""
+    return data.pictures if data.pictures is not None else data.images
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -231,7 +237,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     sub_head = figures["selected_sub_head"]
     post = posteriors[trainer.method.report_head][sub_head]
     data, labels = trainer.shown_eval_dataset, trainer.scoring_labels()
-    page = write_report(trainer.run, data.images, None if labels is None else labels.reshape(-1), post.argmax(1),
+    page = write_report(trainer.run, _shown(data), None if labels is None else labels.reshape(-1), post.argmax(1),
                         post.max(1), figures, class_names=data.class_names, title=f"{trainer.cfg.method} on {data.name}",
                         features=prediction.features(trainer.method, trainer.eval_images), dense=trainer.method.dense,
                         neighbours=_neighbours_shown(trainer, sub_head))
@@ -251,7 +257,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
-    from .embed import EmbedSettings, embed
+    from .embedder import EmbedSettings, embed
 
     args.on_interrupt = (f"the chunks written stay in '{args.out}': run the same command again to continue"
                          if args.out else "nothing was changed")
@@ -419,10 +425,11 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_probe)
 
-    p = sub.add_parser("embed", help="the features of every image under a pretrained encoder, into a folder "
+    p = sub.add_parser("embed", help="the features of every image under an encoder, into a folder "
                                      "that 'infoclust train --features EMB_DIR' clusters (resumable)")
     p.add_argument("--encoder", required=True, help="hf:ORG/NAME[@REVISION] (a Hugging Face model, e.g. "
-                                                    "hf:facebook/dinov2-small) or a local model folder")
+                                                    "hf:facebook/dinov2-small), a local model folder, or a finished "
+                                                    "infoclust run folder (its network's features)")
     p.add_argument("--data", required=True, help="a folder of images (class sub-folders become labels, used only "
                                                  "to score) or a dataset name")
     p.add_argument("--out", required=True, help="the embedding folder to write (EMB_DIR); the same command again "

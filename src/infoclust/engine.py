@@ -28,7 +28,7 @@ from .distributed import DistContext, close_process_group, from_environment, ini
 from .errors import CheckpointError, ConfigError, DataError, TrainingError
 from .evaluation import HeadTally, summarize_tallies
 from .machine import choose_threads, configure_determinism, describe, resolve_determinism, select_device
-from .methods import StepContext, build_method, resolve_config
+from .methods import Method, StepContext, build_method, resolve_config
 from .prediction import features, posterior_chunks, sample_tensor
 from .progress import RunConsole
 from .rng import Rng
@@ -553,22 +553,30 @@ def load_trainer(out: str | Path, progress: bool = False, dataset: Dataset | Non
     return trainer
 
 
+def finished_run_method(first_stage: str | Path, dataset: Dataset, given_as: str = "") -> Method:
+    """The trained method of the finished run ``first_stage``, restored to predict ``dataset``
+    (images of the run's shape); one line, naming the run as ``given_as`` (e.g. the config key)
+    says so, when the run has not finished or ``dataset`` holds vectors."""
+    named = f"{given_as}'{first_stage}'"
+    run = RunDir.existing(first_stage)
+    if not run.summary_path.is_file():
+        raise ConfigError(f"{named}: that run has not finished (no summary.json); expected a finished run: "
+                          f"finish it with 'infoclust train --resume {first_stage}'")
+    if dataset.is_vectors:
+        raise DataError(f"{named} embeds images, but the data '{dataset.name}' are already "
+                        "feature vectors: drop data.features, or give the images")
+    return load_trainer(first_stage, dataset=dataset).method
+
+
 def embedded_by(first_stage: str | Path, dataset: Dataset, eval_dataset: Dataset | None = None
                 ) -> tuple[Dataset, Dataset | None]:
     """``dataset`` and ``eval_dataset`` (None stays None) with each sample replaced by its N×D
     features under the finished run ``first_stage`` (its method's ``features``, the evaluation
     view), loaded once; labels, ids and name kept."""
-    run = RunDir.existing(first_stage)
-    if not run.summary_path.is_file():
-        raise ConfigError(f"data.features = '{first_stage}': that run has not finished (no summary.json); expected a "
-                          f"finished run: finish it with 'infoclust train --resume {first_stage}'")
-    if dataset.is_vectors:
-        raise DataError(f"data.features = '{first_stage}' embeds images, but the data '{dataset.name}' are already "
-                        "feature vectors: drop data.features, or give the images")
-    first = load_trainer(first_stage, dataset=dataset)
+    first = finished_run_method(first_stage, dataset, "data.features = ")
 
     def embedded(data: Dataset) -> Dataset:
-        vectors = features(first.method, sample_tensor(data)).astype(np.float32)
+        vectors = features(first, sample_tensor(data)).astype(np.float32)
         return Dataset(vectors, data.labels, data.ids, data.name, data.split, data.class_names)
 
     return embedded(dataset), None if eval_dataset is None else embedded(eval_dataset)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from .cpus import available_cpus
 from .distributed import DistContext
 from .errors import ConfigError
 
@@ -39,34 +40,6 @@ def describe(device: torch.device | str = "cpu") -> str:
     if device.type == "cuda":
         line = f"{torch.cuda.get_device_name(device)}; host {line}"
     return line
-
-
-def _cgroup_cpu_limit() -> float | None:
-    """CPUs granted by the cgroup quota (v2 ``cpu.max`` or v1 ``cfs_quota_us``), None when unlimited."""
-    v2 = Path("/sys/fs/cgroup/cpu.max")
-    try:
-        if v2.is_file():
-            quota, period = (v2.read_text().split() + ["100000"])[:2]
-            return None if quota == "max" else int(quota) / int(period)
-        v1 = Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
-        if v1.is_file():
-            quota = int(v1.read_text())
-            return None if quota <= 0 else quota / int(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text())
-    except (OSError, ValueError):
-        return None
-    return None
-
-
-def available_cpus() -> int:
-    """CPUs this process may actually use: its affinity mask (``taskset``), capped by a cgroup quota."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cpus = os.cpu_count() or 1
-    quota = _cgroup_cpu_limit()
-    if quota is not None:
-        cpus = min(cpus, max(1, int(quota)))
-    return max(1, cpus)
 
 
 def choose_threads(requested: int, processes_here: int = 1) -> int:

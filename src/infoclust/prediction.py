@@ -10,13 +10,38 @@ import numpy as np
 import torch
 
 from .data import Dataset
+from .data.lazy import LazyImages
 from .methods import Method
 
 CHUNK = 1024  # samples per forward pass when predicting
 
 
-def sample_tensor(dataset: Dataset) -> torch.Tensor:
-    """The dataset's samples as a method receives them: uint8 N×C×H×W images or float32 N×D vectors."""
+class LazySamples:
+    """Samples read when indexed (a large folder's on-disk cache): ``samples[idx]`` (positions as a
+    tensor or array, or a slice) is a uint8 B×C×H×W tensor on ``device``; ``samples[:]`` reads
+    every one. Stands where the engine would hold an N×C×H×W tensor."""
+
+    def __init__(self, images: LazyImages, device: torch.device | str = "cpu"):
+        self.images, self.device = images, torch.device(device)
+        self.shape = torch.Size(images.shape)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def to(self, device: torch.device | str) -> "LazySamples":
+        return LazySamples(self.images, device)
+
+    def __getitem__(self, index) -> torch.Tensor:
+        if isinstance(index, torch.Tensor):
+            index = index.cpu().numpy()
+        return torch.from_numpy(self.images[index]).to(self.device)
+
+
+def sample_tensor(dataset: Dataset) -> torch.Tensor | LazySamples:
+    """The dataset's samples as a method receives them: uint8 N×C×H×W images or float32 N×D
+    vectors; images read when indexed stay so (``LazySamples``)."""
+    if isinstance(dataset.images, LazyImages):
+        return LazySamples(dataset.images)
     return torch.from_numpy(np.ascontiguousarray(dataset.images))
 
 

@@ -151,7 +151,7 @@ def test_missing_path(missing):
 
 def test_unknown_name():
     message = (
-        "unknown dataset 'mnsit': expected one of cifar10, cifar100-20, cocostuff-15, cocostuff-3, digits, fashion-mnist, mnist, potsdam, potsdam-3, stl10, "
+        "unknown dataset 'mnsit': expected one of cifar10, cifar100-20, cocostuff-15, cocostuff-3, digits, fashion-mnist, imagenet-10, mnist, potsdam, potsdam-3, stl10, svhn, "
         "or a path to an image folder / segmentation folder (images/ + labels/) / .npy / .npz file"
     )
     with pytest.raises(ConfigError) as caught:
@@ -165,8 +165,8 @@ def test_bad_split():
 
 
 def test_listing():
-    assert list_datasets() == ["cifar10", "cifar100-20", "cocostuff-15", "cocostuff-3", "digits", "fashion-mnist", "mnist",
-                               "potsdam", "potsdam-3", "stl10"]
+    assert list_datasets() == ["cifar10", "cifar100-20", "cocostuff-15", "cocostuff-3", "digits", "fashion-mnist",
+                               "imagenet-10", "mnist", "potsdam", "potsdam-3", "stl10", "svhn"]
     text = dataset_help()
     assert all(name in text for name in list_datasets()) and ".npz" in text
     assert dataset_help("digits").startswith("digits: ")

@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..errors import DataError
+from .lazy import LazyImages
 
 
 @dataclass(eq=False)
 class Dataset:
-    """Images (or feature vectors) with optional labels, held in memory.
+    """Images (or feature vectors) with optional labels.
 
-    ``images`` is uint8 of shape (N, C, H, W) with C = 1 or 3 (pixel values 0..255), or float32
-    of shape (N, D) for feature vectors. ``labels`` is int64 of shape (N,), or for segmentation
+    ``images`` is uint8 of shape (N, C, H, W) with C = 1 or 3 (pixel values 0..255), held in
+    memory or read when indexed (``LazyImages``: a large folder's on-disk cache), or float32 of
+    shape (N, D) for feature vectors. ``labels`` is int64 of shape (N,), or for segmentation
     (N, H, W) label maps with −1 for unlabelled pixels, or None. ``ids`` names
     each item in its source, stable whatever split is loaded: ``"train/<i>"`` / ``"test/<i>"``
     (index in the official files) for MNIST, Fashion-MNIST, CIFAR and STL-10 (also
     ``"unlabeled/<i>"``), ``"<i>"`` (row number) for digits and
     .npy/.npz arrays, the path relative to the folder (with ``/``) for image folders.
+    ``pictures``: what to show of each item when the samples are feature vectors (the photos
+    behind an embedding, read when shown), or None.
     """
 
     images: np.ndarray
@@ -29,10 +34,11 @@ class Dataset:
     name: str
     split: str = "all"
     class_names: list[str] | None = None
+    pictures: LazyImages | None = None
 
     def __post_init__(self) -> None:
         images = self.images
-        if not isinstance(images, np.ndarray):
+        if not isinstance(images, (np.ndarray, LazyImages)):
             raise DataError(f"dataset '{self.name}': images must be a numpy array, got {type(images).__name__}")
         if images.ndim == 4:
             if images.dtype != np.uint8 or images.shape[1] not in (1, 3):
@@ -104,7 +110,12 @@ class Dataset:
 
     def fingerprint(self) -> dict:
         """{"count", "shape" (of one sample), "sha256" (of the samples' bytes, then the labels')}: equal
-        fingerprints mean the same samples in the same order (with the same labels)."""
+        fingerprints mean the same samples in the same order (with the same labels). Images read
+        when indexed are identified by their source's fingerprint (a folder's file names, sizes and
+        times) instead of every byte."""
+        if isinstance(self.images, LazyImages) and self.images.fingerprint is not None:
+            source = json.dumps(self.images.fingerprint, sort_keys=True).encode()
+            return {"count": len(self), "shape": list(self.images.shape[1:]), "sha256": hashlib.sha256(source).hexdigest()}
         digest = hashlib.sha256(np.ascontiguousarray(self.images).tobytes())
         if self.labels is not None:
             digest.update(np.ascontiguousarray(self.labels).tobytes())
@@ -118,9 +129,11 @@ class Dataset:
                 raise DataError(f"dataset '{self.name}': mask of shape {index.shape} for {len(self)} items")
             index = np.flatnonzero(index)
         index = index.astype(np.int64, copy=False).reshape(-1)
+        lazy = isinstance(self.images, LazyImages)
         return replace(
             self,
-            images=self.images[index],
+            images=self.images.take(index) if lazy else self.images[index],
             labels=None if self.labels is None else self.labels[index],
             ids=[self.ids[i] for i in index],
+            pictures=None if self.pictures is None else self.pictures.take(index),
         )

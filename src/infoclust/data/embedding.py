@@ -5,6 +5,8 @@ Layout: ``embedding.json`` (the encoder's name, revision, preprocessing and feat
 data's source and fingerprint, N, the rows per chunk, ``complete``), ``ids.txt`` (one item name
 a line: a folder's relative file paths), ``labels.npy`` when the data have labels (class
 sub-folders; used only to score), ``chunks/NNNNNN.npy`` (rows c·R .. (c+1)·R − 1, float32).
+The photos of an embedded folder are shown (``Dataset.pictures``) while that folder is where
+``embedding.json`` says (``data.folder``).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import numpy as np
 
 from ..errors import DataError
 from .dataset import Dataset
+from .thumbnails import PhotoThumbnails
 
 META = "embedding.json"
 IDS = "ids.txt"
@@ -71,4 +74,7 @@ def read_embedding(folder: str | Path) -> Dataset:
         vectors[rows.start:rows.stop] = chunk
     ids = (folder / IDS).read_text().splitlines()
     labels = np.load(folder / LABELS) if (folder / LABELS).is_file() else None
-    return Dataset(vectors, labels, ids, name=meta["data"]["name"], class_names=meta["data"].get("class_names"))
+    photos = meta["data"].get("folder")
+    pictures = PhotoThumbnails(photos, ids) if photos and Path(photos).is_dir() else None
+    return Dataset(vectors, labels, ids, name=meta["data"]["name"], class_names=meta["data"].get("class_names"),
+                   pictures=pictures)

@@ -26,11 +26,13 @@ decompression-bomb check, whose warning is made an error here).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
 from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -151,18 +153,27 @@ def _pixels(path: Path, grey: bool, channels: int, size: tuple[int, int]) -> np.
     return np.broadcast_to(values, (channels, *values.shape))
 
 
-def folder_listing(folder: Path) -> tuple[list[Path], list[str], np.ndarray | None, list[str] | None]:
+def folder_listing(folder: Path, classes: list[str] | None = None
+                   ) -> tuple[list[Path], list[str], np.ndarray | None, list[str] | None]:
     """(files, ids: their paths relative to ``folder`` with "/", labels, class names) of the images
     under ``folder``, without decoding any: labels and names from the class sub-folders when every
-    image sits in one (module docstring), else None."""
-    files = find_images(folder)
+    image sits in one (module docstring), else None. ``classes``: only these sub-folders, labelled
+    0..len−1 in that order (each must exist and hold images)."""
+    if classes is None:
+        files = find_images(folder)
+    else:
+        missing = [name for name in classes if not (folder / name).is_dir()]
+        if missing:
+            raise DataError(f"'{folder}' has no sub-folder {', '.join(missing[:3])}{' …' if len(missing) > 3 else ''}; "
+                            f"expected one per class: {', '.join(classes)}")
+        files = [path for name in classes for path in find_images(folder / name)]
     if not files:
         raise DataError(f"no images found in '{folder}' (looked for {', '.join(IMAGE_EXTENSIONS)})")
     ids = [path.relative_to(folder).as_posix() for path in files]
-    labels, class_names = None, None
-    if all("/" in item for item in ids):
+    labels, class_names = None, classes
+    if classes is not None or all("/" in item for item in ids):
         class_of = [item.split("/", 1)[0] for item in ids]
-        class_names = sorted(set(class_of))
+        class_names = classes if classes is not None else sorted(set(class_of))
         index = {name: k for k, name in enumerate(class_names)}
         labels = np.array([index[name] for name in class_of], dtype=np.int64)
     return files, ids, labels, class_names
@@ -177,21 +188,65 @@ def decoded(path: Path) -> Image.Image:
         return image.convert("RGB")
 
 
-def read_image_folder(folder: str | Path, progress: bool = True) -> Dataset:
-    """Read every image under ``folder`` into (N, C, H, W) uint8, labelled by class sub-folder if any."""
-    folder = Path(folder)
-    files, ids, labels, class_names = folder_listing(folder)
+@dataclass
+class FolderLayout:
+    """What reading a folder's images needs, found from their headers: ``files``, ``ids``,
+    ``labels`` and ``class_names`` (as ``folder_listing``), ``grey`` per file, the set's
+    ``channels`` (1 or 3) and ``size`` (width, height: the most common one)."""
+
+    files: list[Path]
+    ids: list[str]
+    labels: np.ndarray | None
+    class_names: list[str] | None
+    grey: list[bool]
+    channels: int
+    size: tuple[int, int]
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return len(self.files), self.channels, self.size[1], self.size[0]
+
+    def pixels(self, i: int) -> np.ndarray:
+        """Image ``i`` as (C, H, W) uint8 at the set's size and channels."""
+        return _pixels(self.files[i], self.grey[i], self.channels, self.size)
+
+
+def folder_layout(folder: Path, classes: list[str] | None = None, size: tuple[int, int] | None = None,
+                  colour: bool = False) -> FolderLayout:
+    """The layout of the images under ``folder`` (module docstring; ``classes`` as ``folder_listing``);
+    ``size`` (width, height) resizes every image to it, else the most common size is kept and a
+    warning says how many were resized; ``colour`` makes the set RGB even when every image is grey."""
+    files, ids, labels, class_names = folder_listing(folder, classes)
     headers = [_header(path) for path in files]
-    channels = 1 if all(grey for grey, _ in headers) else 3
-    sizes = Counter(size for _, size in headers)
-    (width, height), count = sizes.most_common(1)[0]
-    if count < len(files):
-        warn_user(
-            f"{len(files) - count} of {len(files)} images in '{folder}' are not {width}x{height}; "
-            f"resized them to that most common size (bilinear)"
-        )
-    images = np.empty((len(files), channels, height, width), dtype=np.uint8)
-    show = progress and len(files) > PROGRESS_MIN_FILES
-    for i, path in enumerate(tqdm(files, desc=f"reading {folder.name}", unit="img", disable=not show)):
-        images[i] = _pixels(path, headers[i][0], channels, (width, height))
-    return Dataset(images, labels, ids, name=folder.resolve().name, class_names=class_names)
+    channels = 1 if all(grey for grey, _ in headers) and not colour else 3
+    if size is None:
+        sizes = Counter(shape for _, shape in headers)
+        size, count = sizes.most_common(1)[0]
+        if count < len(files):
+            warn_user(
+                f"{len(files) - count} of {len(files)} images in '{folder}' are not {size[0]}x{size[1]}; "
+                f"resized them to that most common size (bilinear)"
+            )
+    return FolderLayout(files, ids, labels, class_names, [grey for grey, _ in headers], channels, size)
+
+
+def folder_fingerprint(files: list[Path], ids: list[str]) -> dict:
+    """The folder's identity without decoding it: its images' relative names, sizes and
+    modification times."""
+    digest = hashlib.sha256()
+    for path, item in zip(files, ids):
+        stat = os.stat(path)
+        digest.update(f"{item}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
+    return {"count": len(ids), "files_sha256": digest.hexdigest()}
+
+
+def read_image_folder(folder: str | Path, progress: bool = True, layout: FolderLayout | None = None) -> Dataset:
+    """Read every image under ``folder`` (found as ``layout`` says, when given) into (N, C, H, W)
+    uint8, labelled by class sub-folder if any."""
+    folder = Path(folder)
+    layout = layout if layout is not None else folder_layout(folder)
+    images = np.empty(layout.shape, dtype=np.uint8)
+    show = progress and len(layout.files) > PROGRESS_MIN_FILES
+    for i in tqdm(range(len(images)), desc=f"reading {folder.name}", unit="img", disable=not show):
+        images[i] = layout.pixels(i)
+    return Dataset(images, layout.labels, layout.ids, name=folder.resolve().name, class_names=layout.class_names)

@@ -13,14 +13,16 @@ from .cifar import load_cifar
 from .dataset import Dataset
 from .digits import load_digits
 from .embedding import is_embedding_folder, read_embedding
-from .folder import read_image_folder
+from .imagenet10 import load_imagenet10
+from .pixel_cache import image_folder
 from .iic_segmentation import COCO_SPLITS, POTSDAM_SPLITS, load_cocostuff, load_potsdam
 from .segmentation import is_segmentation_folder, read_segmentation_folder
 from .mnist import load_mnist_format
 from .stl10 import SPLITS as STL10_SPLITS
 from .stl10 import load_stl10
+from .svhn import load_svhn
 
-SPLITS = ("all", "train", "test")  # every named dataset has these; some have more (see _Named.splits)
+SPLITS = ("all", "train", "test")  # most named datasets have these; some more or fewer (see _Named.splits)
 ARRAY_SUFFIXES = (".npy", ".npz")
 PATH_FORMS = "a path to an image folder / segmentation folder (images/ + labels/) / .npy / .npz file"
 
@@ -70,6 +72,12 @@ DATASETS = {
         "read from root, the cache, /usr/share/datasets/fashion-mnist or downloaded",
         partial(load_mnist_format, "fashion-mnist"),
     ),
+    "imagenet-10": _Named(
+        "DAC's 10 ImageNet classes (13,000 ILSVRC2012 training images) resized to 96x96 colour; no download "
+        "(ImageNet needs an account): read from data.root, your ILSVRC2012 train/ folder; split all only",
+        lambda split, root, download, progress: load_imagenet10(split, root, download, progress),
+        ("all",),
+    ),
     "mnist": _Named(
         "LeCun's 28x28 grey handwritten digits, 10 classes; 60,000 train + 10,000 test; "
         "read from root or the cache, or downloaded",
@@ -85,6 +93,11 @@ DATASETS = {
         "Potsdam-3: roads and cars, buildings and clutter, vegetation and trees; prepared as potsdam",
         partial(load_potsdam, "potsdam-3"),
         tuple(POTSDAM_SPLITS),
+    ),
+    "svhn": _Named(
+        "Street View House Numbers, 32x32 colour digits, 10 classes; 73,257 train + 26,032 test; "
+        "train_32x32.mat and test_32x32.mat (246 MB) read from root or the cache, or downloaded",
+        load_svhn,
     ),
     "stl10": _Named(
         "Coates et al.'s 96x96 colour images, 10 classes; 5,000 train + 8,000 test, plus 100,000 unlabelled "
@@ -150,7 +163,7 @@ def load_dataset(
         if path.is_dir() and is_embedding_folder(path):
             return read_embedding(path)
         if path.is_dir():
-            return read_image_folder(path, progress=progress)
+            return image_folder(path, progress=progress)
         if path.suffix.lower() in ARRAY_SUFFIXES:
             return read_arrays(path)
         raise DataError(f"'{path}' is neither a folder nor a .npy / .npz file; expected {PATH_FORMS}")

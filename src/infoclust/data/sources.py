@@ -25,6 +25,7 @@ MIRRORS = {
     "fashion-mnist": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
     "mnist": "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "stl10": "http://ai.stanford.edu/~acoates/stl10/",
+    "svhn": "http://ufldl.stanford.edu/housenumbers/",
 }
 
 # Digests of the official files, per dataset and file name: {"sha256" and/or "md5": hex digest},
@@ -45,6 +46,11 @@ MIRRORS = {
 # version" rows), STL-10's as pinned by torchvision (torchvision/datasets/stl10.py, tgz_md5).
 # The CIFAR-10 SHA-256 is also pinned, identically, by several independent projects. None of these
 # was re-checked against a copy here, as none is available offline.
+#
+# SVHN's train_32x32.mat and test_32x32.mat: the authors publish no digests; SHA-256 as pinned by
+# TensorFlow Datasets (tensorflow_datasets/url_checksums/svhn_cropped.txt, with the sizes
+# 182,040,794 and 64,275,384 bytes), MD5 as pinned by torchvision (torchvision/datasets/svhn.py)
+# and, identically, by several independent projects. Not re-checked against a copy here.
 CHECKSUMS: dict[str, dict[str, dict[str, str]]] = {
     "cifar10": {
         "cifar-10-binary.tar.gz": {
@@ -75,6 +81,12 @@ CHECKSUMS: dict[str, dict[str, dict[str, str]]] = {
             "sha256": "f31fd99273a1acb8609c8db427cebb1de3f71de77758cdc0e22956e1289b9866",
             "md5": "91f7769df0f17e558f3565bffb0c7dfb",
         },
+    },
+    "svhn": {
+        "train_32x32.mat": {"sha256": "435e94d69a87fde4fd4d7f3dd208dfc32cb6ae8af2240d066de1df7508d083b8",
+                            "md5": "e26dedcc434d2e4c54c9b2d4a06d8373"},
+        "test_32x32.mat": {"sha256": "cdce80dfb2a2c4c6160906d0bd7c68ec5a99d7ca4831afa54f09182025b6a75b",
+                           "md5": "eb5a983be6a315427106f1b164d9cef3"},
     },
 }
 

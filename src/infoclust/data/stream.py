@@ -3,8 +3,6 @@ embed``): a folder's files decoded on demand (in DataLoader workers), or a loade
 each item handed to a per-image ``transform`` (an encoder's preprocessing)."""
 from __future__ import annotations
 
-import hashlib
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,19 +11,20 @@ import numpy as np
 from PIL import Image
 
 from .dataset import Dataset
-from .folder import decoded, folder_listing
+from .folder import decoded, folder_fingerprint, folder_listing
 
 
 class ImageStream:
     """N images by index: ``stream[i]`` = ``transform(image i)`` (a Pillow image when ``transform``
     is None). ``ids`` name the items (a folder's relative paths), ``labels`` and ``class_names``
     come from class sub-folders or the dataset (None when unlabelled), ``fingerprint`` identifies
-    the source without decoding it (a folder: its file names, sizes and modification times)."""
+    the source without decoding it (a folder: its file names, sizes and modification times);
+    ``folder``: the folder the ``ids`` are relative to (None for a dataset's arrays)."""
 
     def __init__(self, name: str, ids: list[str], labels: np.ndarray | None, class_names: list[str] | None,
-                 fingerprint: dict, read: Callable[[int], Image.Image]):
+                 fingerprint: dict, read: Callable[[int], Image.Image], folder: Path | None = None):
         self.name, self.ids, self.labels, self.class_names = name, ids, labels, class_names
-        self.fingerprint, self._read = fingerprint, read
+        self.fingerprint, self._read, self.folder = fingerprint, read, folder
         self.transform: Callable[[Image.Image], Any] | None = None
 
     def __len__(self) -> int:
@@ -36,7 +35,7 @@ class ImageStream:
         return image if self.transform is None else self.transform(image)
 
     def with_transform(self, transform: Callable[[Image.Image], Any]) -> "ImageStream":
-        out = ImageStream(self.name, self.ids, self.labels, self.class_names, self.fingerprint, self._read)
+        out = ImageStream(self.name, self.ids, self.labels, self.class_names, self.fingerprint, self._read, self.folder)
         out.transform = transform
         return out
 
@@ -45,12 +44,8 @@ def folder_stream(folder: str | Path) -> ImageStream:
     """The images under ``folder`` (found as the folder reader finds them), decoded when read."""
     folder = Path(folder)
     files, ids, labels, class_names = folder_listing(folder)
-    digest = hashlib.sha256()
-    for path, item in zip(files, ids):
-        stat = os.stat(path)
-        digest.update(f"{item}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
-    fingerprint = {"count": len(ids), "files_sha256": digest.hexdigest()}
-    return ImageStream(folder.resolve().name, ids, labels, class_names, fingerprint, lambda i: decoded(files[i]))
+    return ImageStream(folder.resolve().name, ids, labels, class_names, folder_fingerprint(files, ids),
+                       lambda i: decoded(files[i]), folder.resolve())
 
 
 def dataset_stream(data: Dataset) -> ImageStream:

@@ -19,7 +19,8 @@ def dataset_vectors(name: str) -> tuple[np.ndarray, np.ndarray | None]:
         x, y = load_digits(return_X_y=True)
         return x.astype(np.float32), y
     data = load_dataset(name, split="all", progress=False)
-    return data.images.reshape(len(data.images), -1).astype(np.float32) / 255, data.labels
+    pixels = np.asarray(data.images)  # (a large folder: read from its on-disk cache)
+    return pixels.reshape(len(pixels), -1).astype(np.float32) / 255, data.labels
 
 
 def standardised(x: np.ndarray) -> np.ndarray:

@@ -101,7 +101,7 @@ class InfoClustering(HeadPasses):
         t = self.cfg.objective.transforms
         if self.pairs_neighbours():
             self.samples = samples
-            self.neighbours = mined_neighbours(samples.flatten(1).float(), t.neighbour_k, cache)
+            self.neighbours = mined_neighbours(samples[:].flatten(1).float(), t.neighbour_k, cache)
         if t.vat_adaptive_eps:
             flat = torch.cat([self.views.evaluation(samples[i:i + 4096]).flatten(1) for i in range(0, len(samples), 4096)])
             self.radius = t.vat_prop_eps * neighbour_distances(flat)

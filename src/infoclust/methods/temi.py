@@ -65,7 +65,7 @@ class TEMI(Method):
         """Mine each training sample's k neighbours by cosine similarity of the embedding as given (as
         TEMI mines its frozen embeddings; from ``cache`` when it holds them for this embedding), and
         standardise the heads' input per dimension."""
-        flat = samples.flatten(1).float()
+        flat = samples[:].flatten(1).float()  # (every sample read, when read from disk)
         self.shift = flat.mean(0)
         std = flat.std(0)
         self.spread = torch.where(std > 0, std, torch.ones_like(std))  # a constant dimension stays 0

@@ -2,9 +2,15 @@
 (``data.embedding`` reads them back). Images are decoded and preprocessed in DataLoader workers,
 one batch at a time, so memory stays bounded whatever the number of images. A stopped embed run
 again continues at its first missing chunk; the chunks are formed by the same batches either way,
-so the features are bit-identical to an uninterrupted run's."""
+so the features are bit-identical to an uninterrupted run's.
+
+An encoder is a pretrained model (``hf:ORG/NAME``, a model folder: ``encoders.load_hub_encoder``)
+or a finished infoclust run (its method's ``features``, the first stage of a two-stage run): photos
+are converted to the run's channels and resized to its image size (bilinear, as the folder reader
+resizes), then embedded as the run embeds its own images."""
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from dataclasses import dataclass
@@ -19,10 +25,13 @@ from .data import Dataset, load_dataset
 from .data.embedding import (CHUNKS, IDS, LABELS, META, chunk_path, chunk_ranges, is_embedding_folder, read_chunk,
                              read_meta)
 from .data.stream import ImageStream, dataset_stream, folder_stream
-from .encoders import HubEncoder, is_hub_spec, load_hub_encoder
+from .encoders import HubEncoder, Preprocessing, is_hub_spec, load_hub_encoder
+from .engine import finished_run_method
 from .errors import ConfigError, DataError
-from .machine import available_cpus, select_device
-from .runs import atomic_write_bytes, atomic_write_text
+from .cpus import decoding_workers
+from .machine import select_device
+from .methods import Method
+from .runs import RunDir, atomic_write_bytes, atomic_write_text
 
 CHUNK_IMAGES = 4096  # about this many images a chunk (a whole number of batches)
 # what must match for a stopped embed to continue into the same folder
@@ -39,7 +48,47 @@ class EmbedSettings:
     device: str = "auto"
 
     def decoding_workers(self) -> int:
-        return self.workers if self.workers is not None else max(0, min(4, available_cpus() - 1))
+        return decoding_workers(self.workers)
+
+
+@dataclass
+class RunEncoder:
+    """A finished infoclust run as an encoder: its method's ``features`` of B×C×H×W images
+    (``preprocessing``: converted and resized to the run's image shape, values 0..255 kept).
+    ``revision``: the first 16 hex digits of its checkpoint's SHA-256, so a run trained further
+    is other work."""
+
+    name: str
+    revision: str
+    method: Method
+    preprocessing: Preprocessing
+    dim: int
+
+    @torch.no_grad()
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.method.features(batch.to(self.method.device).round().to(torch.uint8)).float().flatten(1)
+
+
+def load_encoder(spec: str, device: torch.device) -> HubEncoder | RunEncoder:
+    """The encoder ``spec`` names: an infoclust run folder (it holds config.yaml), else a
+    Hugging Face id or model folder."""
+    if is_hub_spec(spec) or not RunDir(spec).config_path.is_file():
+        return load_hub_encoder(spec, device)
+    run = RunDir.existing(spec)
+    record = run.read_data_record()
+    if record is None:
+        raise ConfigError(f"encoder '{spec}': the run has no data.json (made by an older infoclust); expected a run "
+                          "that records its image shape: train it again")
+    shape = tuple(record["train"]["shape"])
+    if len(shape) != 3:
+        raise ConfigError(f"encoder '{spec}': the run was trained on {shape[0]}-d feature vectors, not images; "
+                          "expected a run trained on images")
+    probe = Dataset(np.zeros((1, *shape), dtype=np.uint8), None, ["probe"], "probe")
+    method = finished_run_method(spec, probe)
+    digest = hashlib.sha256(run.checkpoint_path.read_bytes()).hexdigest()[:16]
+    resize = Preprocessing(mode="L" if shape[0] == 1 else "RGB", size=shape[1:], resample=2, scale=1.0)
+    dim = method.features(torch.zeros((1, *shape), dtype=torch.uint8, device=method.device)).flatten(1).shape[1]
+    return RunEncoder(spec, digest, method, resize, int(dim))
 
 
 def image_stream(data: str) -> ImageStream:
@@ -55,7 +104,8 @@ def image_stream(data: str) -> ImageStream:
 
 def embed(encoder: str, data: str, out: str | Path, settings: EmbedSettings = EmbedSettings(),
           progress: bool = True) -> dict:
-    """Embed every image of ``data`` with ``encoder`` (``hf:ORG/NAME``, a model folder) into the
+    """Embed every image of ``data`` with ``encoder`` (``hf:ORG/NAME``, a model folder, an
+    infoclust run folder) into the
     folder ``out``; returns its record (``embedding.json``). Continues a stopped run into the same
     folder; a finished one, or one of other work, is refused in one line."""
     out = Path(out)
@@ -63,11 +113,12 @@ def embed(encoder: str, data: str, out: str | Path, settings: EmbedSettings = Em
         raise ConfigError(f"batch size {settings.batch_size}: expected a positive number of images")
     stream = image_stream(data)
     device = select_device(settings.device)
-    model = load_hub_encoder(encoder, device)
+    model = load_encoder(encoder, device)
     rows = settings.batch_size * max(1, CHUNK_IMAGES // settings.batch_size)
     meta = {"format": 1, "encoder": model.name, "revision": model.revision, "preprocessing": model.preprocessing.to_dict(),
             "dim": model.dim, "data": {"source": data, "name": stream.name, "fingerprint": stream.fingerprint,
-                                       "class_names": stream.class_names},
+                                       "class_names": stream.class_names,
+                                       "folder": None if stream.folder is None else str(stream.folder)},
             "n": len(stream), "chunk_rows": rows, "complete": False}
     meta = as_read_back(meta)
     _claim(out, meta, stream)
@@ -95,7 +146,10 @@ def embed_like(embedding: str | Path, data: str, settings: EmbedSettings = Embed
     meta = read_meta(embedding)
     spec = meta["encoder"] + (f"@{meta['revision']}" if meta["revision"] and is_hub_spec(meta["encoder"]) else "")
     device = select_device(settings.device)
-    model = load_hub_encoder(spec, device)
+    model = load_encoder(spec, device)
+    if isinstance(model, RunEncoder) and model.revision != meta["revision"]:
+        raise ConfigError(f"the run '{spec}' has been trained further since '{embedding}' was embedded with it; "
+                          "expected the same weights (embed the training images again)")
     if as_read_back(model.preprocessing.to_dict()) != meta["preprocessing"]:
         raise ConfigError(f"encoder '{spec}' now preprocesses images otherwise than when '{embedding}' was embedded; "
                           "expected the same model folder (embed the training images again)")
@@ -136,7 +190,7 @@ def _claim(out: Path, meta: dict, stream: ImageStream) -> None:
     atomic_write_text(out / META, json.dumps(meta, indent=1) + "\n")  # last: the folder is claimed once whole
 
 
-def _embed_rows(model: HubEncoder, stream: ImageStream, rows: range, batch_size: int, workers: int,
+def _embed_rows(model: HubEncoder | RunEncoder, stream: ImageStream, rows: range, batch_size: int, workers: int,
                 device: torch.device, bar: tqdm) -> np.ndarray:
     """Features of the stream's items ``rows`` (len×D float32), batch by batch."""
     loader = DataLoader(Subset(stream, rows), batch_size=batch_size, shuffle=False, num_workers=workers,

@@ -6,9 +6,9 @@ import pytest
 import torch
 from PIL import Image
 
-from infoclust import embed as embed_module
+from infoclust import embedder as embed_module
 from infoclust.data.embedding import read_embedding, read_meta
-from infoclust.embed import EmbedSettings, embed
+from infoclust.embedder import EmbedSettings, embed
 from infoclust.encoders import load_hub_encoder
 from infoclust.errors import ConfigError, DataError
 
@@ -133,11 +133,53 @@ def test_the_command_line_embeds_then_trains_temi_on_the_features(tmp_path, tiny
     new = photo_folder(tmp_path / "new", n_per_class=3, classes=("x",), mixed=True)
     assert main(["predict", str(tmp_path / "run"), "--data", str(new), "--out", str(tmp_path / "a.csv"), "--quiet"]) == 0
     rows = (tmp_path / "a.csv").read_text().splitlines()
-    assert rows[0] == "id,cluster,confidence" and [r.split(",")[0] for r in rows[1:]] == ["x/000.png", "x/001.png", "x/002.png"]
-    from infoclust.embed import embed_like
+    assert rows[0] == "file,cluster,confidence" and [r.split(",")[0] for r in rows[1:]] == ["x/000.png", "x/001.png", "x/002.png"]
+    from infoclust.embedder import embed_like
     from infoclust.engine import load_trainer
     from infoclust import prediction
 
     trainer = load_trainer(tmp_path / "run", dataset=embed_like(emb, str(new), progress=False))
     expected = prediction.reported(trainer.method, trainer.eval_images, trainer.selected_sub_head)
     assert [int(r.split(",")[1]) for r in rows[1:]] == expected.argmax(1).tolist()
+    # the report shows each cluster (and each anchor's neighbours) as the photos behind the features
+    assert main(["report", str(tmp_path / "run")]) == 0
+    report = tmp_path / "run" / "report"
+    assert (report / "clusters.png").is_file() and (report / "neighbours.png").is_file()
+    assert "No cluster grid" not in (report / "index.html").read_text()
+
+
+def test_a_finished_run_embeds_photos_as_it_embeds_its_own_images(tmp_path):
+    """An infoclust run folder as the encoder: a photo of the run's size gets exactly the features
+    the run's method gives that image; other sizes and colour photos are resized and converted."""
+    from sklearn.datasets import load_digits
+
+    from infoclust import prediction
+    from infoclust.cli import main
+    from infoclust.data import load_dataset
+    from infoclust.engine import finished_run_method
+    from tests.conftest import TINY
+
+    run = tmp_path / "run"
+    args = ["train", "--method", "iic", "--data", "digits", "--out", str(run), "--silent"]
+    assert main(args + [a for item in TINY for a in ("--set", item)]) == 0
+    digits = np.rint(load_digits().images[:12] * (255 / 16)).astype(np.uint8)
+    folder = tmp_path / "photos"
+    for i, pixels in enumerate(digits):
+        (folder / f"c{i % 2}").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(folder / f"c{i % 2}" / f"{i:02d}.png")
+    Image.fromarray(digits[0]).resize((24, 24)).save(folder / "c0" / "big.png")
+    meta = embed(str(run), str(folder), tmp_path / "emb", SETTINGS, progress=False)
+    assert meta["encoder"] == str(run) and len(meta["revision"]) == 16
+    assert meta["preprocessing"]["size"] == [8, 8] and meta["preprocessing"]["mode"] == "L"
+    got = read_embedding(tmp_path / "emb")
+    images = load_dataset(str(folder), progress=False)  # the folder reader: the big photo resized to 8x8, grey
+    expected = prediction.features(finished_run_method(run, images), prediction.sample_tensor(images))
+    assert got.ids == images.ids and got.images.shape == (13, meta["dim"])
+    np.testing.assert_allclose(got.images, expected.reshape(13, -1), rtol=0, atol=1e-5)  # (other batches)
+    colour = tmp_path / "colour"  # a colour photo (R = G = B) is converted to the run's grey
+    colour.mkdir()
+    Image.fromarray(np.repeat(digits[1][:, :, None], 3, axis=2)).save(colour / "one.png")
+    embed(str(run), str(colour), tmp_path / "emb-colour", SETTINGS, progress=False)
+    np.testing.assert_allclose(read_embedding(tmp_path / "emb-colour").images[0], got.images[got.ids.index("c1/01.png")],
+                               rtol=0, atol=1e-5)
+    assert main(["embed", "--encoder", str(tmp_path / "emb"), "--data", str(folder), "--out", str(tmp_path / "e2")]) == 2
