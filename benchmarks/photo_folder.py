@@ -45,18 +45,27 @@ TRAIN_SETS = ["views.input_size=32", "views.tf1_crops=[64]", "views.tf2_crops=[6
               "train.select_samples=2000", "train.budget_minutes=3"]
 
 
+# TEMI's values chosen for Fashion-MNIST's 60k features (docs/results/temi.md): the paper's 100 passes of
+# 16 heads at batch 1,024 would take most of an hour here
+TEMI_SETS = ["train.epochs=15", "train.batch_size=256", "train.lr=0.002", "train.min_lr=0.0002",
+             "objective.teacher_momentum=0.95", "neighbours.k=10", "model.heads=8"]
+
+
 def infoclust(*args: str) -> list[str]:
     return [sys.executable, "-m", "infoclust", *args]
 
 
 def timed(command: list[str], env: dict | None = None) -> dict:
-    """Run ``command`` under /usr/bin/time -v: {"seconds", "peak_rss_mib", "rc", "tail"}."""
+    """Run ``command`` under /usr/bin/time -v: {"seconds", "peak_rss_mib", "rc"} (and "tail": the
+    output's last lines before time's report, when it failed)."""
     start = time.perf_counter()
     done = subprocess.run(["/usr/bin/time", "-v", *command], capture_output=True, text=True, env=env)
     found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
-    return {"seconds": round(time.perf_counter() - start, 1),
-            "peak_rss_mib": round(int(found.group(1)) / 1024, 1) if found else None,
-            "rc": done.returncode, "tail": (done.stdout + done.stderr).strip().splitlines()[-3:]}
+    record = {"seconds": round(time.perf_counter() - start, 1),
+              "peak_rss_mib": round(int(found.group(1)) / 1024, 1) if found else None, "rc": done.returncode}
+    if done.returncode:
+        record["tail"] = (done.stdout + done.stderr).strip().splitlines()[-25:-18]  # the error, before time's lines
+    return record
 
 
 def subset(photos: Path, n: int, work: Path) -> Path:
@@ -174,7 +183,8 @@ def end_to_end(args) -> dict:
     steps = {
         "embed": infoclust("embed", "--encoder", str(args.encoder), "--data", str(args.photos), "--out", str(emb),
                            "--quiet", "--batch-size", str(BATCH)),
-        "train": infoclust("train", "--method", "temi", "--features", str(emb), "--out", str(run), "--quiet"),
+        "train": infoclust("train", "--method", "temi", "--features", str(emb), "--out", str(run), "--quiet",
+                           *sum((["--set", s] for s in TEMI_SETS), [])),
         "predict": infoclust("predict", str(run), "--data", str(args.new), "--out", str(csv), "--quiet"),
         "report": infoclust("report", str(run)),
     }

@@ -69,11 +69,11 @@ class RunEncoder:
         return self.method.features(batch.to(self.method.device).round().to(torch.uint8)).float().flatten(1)
 
 
-def load_encoder(spec: str, device: torch.device) -> HubEncoder | RunEncoder:
+def load_encoder(spec: str, device: torch.device, progress: bool = True) -> HubEncoder | RunEncoder:
     """The encoder ``spec`` names: an infoclust run folder (it holds config.yaml), else a
-    Hugging Face id or model folder."""
+    Hugging Face id or model folder (``progress``: transformers' loading bars)."""
     if is_hub_spec(spec) or not RunDir(spec).config_path.is_file():
-        return load_hub_encoder(spec, device)
+        return load_hub_encoder(spec, device, progress)
     run = RunDir.existing(spec)
     record = run.read_data_record()
     if record is None:
@@ -111,9 +111,10 @@ def embed(encoder: str, data: str, out: str | Path, settings: EmbedSettings = Em
     out = Path(out)
     if settings.batch_size < 1:
         raise ConfigError(f"batch size {settings.batch_size}: expected a positive number of images")
+    _refuse_finished(out)
     stream = image_stream(data)
     device = select_device(settings.device)
-    model = load_encoder(encoder, device)
+    model = load_encoder(encoder, device, progress)
     rows = settings.batch_size * max(1, CHUNK_IMAGES // settings.batch_size)
     meta = {"format": 1, "encoder": model.name, "revision": model.revision, "preprocessing": model.preprocessing.to_dict(),
             "dim": model.dim, "data": {"source": data, "name": stream.name, "fingerprint": stream.fingerprint,
@@ -146,7 +147,7 @@ def embed_like(embedding: str | Path, data: str, settings: EmbedSettings = Embed
     meta = read_meta(embedding)
     spec = meta["encoder"] + (f"@{meta['revision']}" if meta["revision"] and is_hub_spec(meta["encoder"]) else "")
     device = select_device(settings.device)
-    model = load_encoder(spec, device)
+    model = load_encoder(spec, device, progress)
     if isinstance(model, RunEncoder) and model.revision != meta["revision"]:
         raise ConfigError(f"the run '{spec}' has been trained further since '{embedding}' was embedded with it; "
                           "expected the same weights (embed the training images again)")
@@ -165,9 +166,9 @@ def as_read_back(record: dict) -> dict:
     return json.loads(json.dumps(record))
 
 
-def _claim(out: Path, meta: dict, stream: ImageStream) -> None:
-    """Make ``out`` this embedding's folder (its record, item names and labels), or check that it
-    already is (a stopped run of the same work)."""
+def _refuse_finished(out: Path) -> None:
+    """One line when ``out`` cannot be this embedding's folder whatever the encoder: a file, or a
+    finished embedding (checked before the encoder loads)."""
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out '{out}' is a file; expected a new folder for the embedding")
     if out.is_dir() and is_embedding_folder(out):
@@ -175,6 +176,14 @@ def _claim(out: Path, meta: dict, stream: ImageStream) -> None:
         if kept.get("complete"):
             raise ConfigError(f"'{out}' already holds a finished embedding ({kept['n']} images by {kept['encoder']}); "
                               "choose a new --out")
+
+
+def _claim(out: Path, meta: dict, stream: ImageStream) -> None:
+    """Make ``out`` this embedding's folder (its record, item names and labels), or check that it
+    already is (a stopped run of the same work)."""
+    _refuse_finished(out)
+    if out.is_dir() and is_embedding_folder(out):
+        kept = read_meta(out)
         differ = [key for key in SAME_WORK if kept.get(key) != meta[key]]
         if differ:
             raise ConfigError(f"'{out}' holds a stopped embedding of other work (its {', '.join(differ)} differ); "

@@ -53,14 +53,17 @@ def is_hub_spec(spec: str) -> bool:
     return spec.startswith(HUB_PREFIX)
 
 
-def load_hub_encoder(spec: str, device: torch.device | str = "cpu") -> HubEncoder:
+def load_hub_encoder(spec: str, device: torch.device | str = "cpu", progress: bool = True) -> HubEncoder:
     """The encoder ``spec`` names: ``hf:ORG/NAME[@REVISION]`` or a local model folder. Every
     failure is one ConfigError line: transformers missing, no network and no cached copy, a folder
-    that holds no model, a model without an image input."""
+    that holds no model, a model without an image input. ``progress``: False silences
+    transformers' download and loading bars."""
     try:
         import transformers
     except ImportError:
         raise ConfigError(f"encoder '{spec}' needs Hugging Face transformers, which is not installed: {INSTALL}") from None
+    if not progress:
+        transformers.utils.logging.disable_progress_bar()
     local = not is_hub_spec(spec)
     if local:
         folder = Path(spec)
