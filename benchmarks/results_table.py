@@ -27,14 +27,18 @@ PAGE = ROOT / "docs" / "RESULTS.md"
 BEGIN, END = "<!-- headline table: begin (benchmarks/results_table.py) -->", "<!-- headline table: end -->"
 
 
-def seed_runs(folder: Path) -> list[tuple[int, dict, dict]]:
-    """(seed, config, summary) of every finished seed folder ``s<N>`` of ``folder``, by seed."""
+def seed_runs(folder: Path, stage: str = "") -> list[tuple[int, dict, dict]]:
+    """(seed, config, summary) of every finished seed folder ``s<N>`` of ``folder``, by seed; with
+    ``stage``, the run folder ``s<N>/<stage>`` of a multi-stage benchmark (two_stage.py)."""
     runs = []
-    for path in sorted(folder.glob("s*/summary.json"), key=lambda p: int(p.parent.name[1:])):
-        config = yaml.safe_load((path.parent / "config.yaml").read_text())
-        runs.append((int(path.parent.name[1:]), config, json.loads(path.read_text())))
+    for seed_dir in sorted(folder.glob("s[0-9]*"), key=lambda p: int(p.name[1:])):
+        run = seed_dir / stage
+        if (run / "summary.json").is_file():
+            config = yaml.safe_load((run / "config.yaml").read_text())
+            runs.append((int(seed_dir.name[1:]), config, json.loads((run / "summary.json").read_text())))
     if not runs:
-        raise SystemExit(f"results_table.py: error: '{folder}' holds no finished seed (s*/summary.json)")
+        where = f"s*/{stage}/summary.json" if stage else "s*/summary.json"
+        raise SystemExit(f"results_table.py: error: '{folder}' holds no finished seed ({where})")
     return runs
 
 
@@ -54,7 +58,7 @@ def machines(summaries: list[dict]) -> str:
 
 
 def row_cells(row: dict) -> list[str]:
-    runs = seed_runs(ROOT / row["runs"])
+    runs = seed_runs(ROOT / row["runs"], row.get("stage", ""))
     key = row.get("figure", "acc")
     values = np.array([summary[key] for _, _, summary in runs])
     config, summaries = runs[0][1], [summary for _, _, summary in runs]

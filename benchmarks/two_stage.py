@@ -13,7 +13,8 @@ same features (fitted on the training split) and the k-NN purity of the training
 is also scored on train ∪ test (``--split all``).
 OUT/sSEED/table.json holds the seed's rows; the script prints a markdown table over the seeds with
 each pipeline's CPU minutes (first stage + second stage training). Finished runs are read, not
-retrained.
+retrained. OUT/acc-vs-time.png draws every run's evaluation curve against pipeline minutes (a
+second stage starts where its first stage ended), with the issue's 0.78 as a dashed line.
 ``--set-second KEY=VALUE`` applies to every second stage, ``--set-second STAGE:KEY=VALUE`` to one.
 ``temi-self-label``'s 10 self-label passes are the last of its ``train.epochs``: give it TEMI's
 passes + 10 (``--set-second temi-self-label:train.epochs=25`` beside ``temi:train.epochs=15``) so
@@ -39,9 +40,11 @@ from infoclust.evaluation import cluster_acc
 from infoclust.machine import describe
 from infoclust.methods import load_config
 from infoclust.neighbours import nearest_neighbours, purity
+from infoclust.report import plot_acc_over_time
 from infoclust.runs import RunDir, atomic_write_text
 
 PURITY_K = (5, 20, 50)
+HEADLINE = 0.78  # issue 29's Fashion-MNIST target, drawn in OUT/acc-vs-time.png
 # second stage name → (method, settings)
 SECOND = {"temi": ("temi", []),
           "temi-self-label": ("temi", ["selflabel.epochs=10"]),
@@ -142,6 +145,21 @@ def table(per_seed: dict[int, dict], second: list[str]) -> str:
     return "\n".join(lines)
 
 
+def curve_records(out: Path, seeds: list[int], second: list[str]) -> list[dict]:
+    """Every run's evaluation curve as plot_acc_over_time records: minutes since the pipeline
+    began (a second stage's times shifted by its first stage's training minutes), ACC."""
+    records = []
+    for seed in seeds:
+        first_minutes = 0.0
+        for name in ["first", *second]:
+            summary = json.loads((out / f"s{seed}" / name / "summary.json").read_text())
+            records += [{"run": f"{name}, seed {seed}", "minutes": first_minutes + e["time_s"] / 60, "acc": e["acc"]}
+                        for e in summary["curve"] if "acc" in e]
+            if name == "first":
+                first_minutes = summary["time_s"] / 60
+    return records
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--first-config", required=True, help="the first stage's config file")
@@ -156,6 +174,10 @@ def main() -> None:
     per_seed = {seed: run_seed(args, seed) for seed in args.seeds}
     print(f"{describe()}, {date.today()}, seeds {', '.join(map(str, args.seeds))}\n")
     print(table(per_seed, args.second))
+    picture = Path(args.out) / "acc-vs-time.png"
+    plot_acc_over_time(picture, curve_records(Path(args.out), args.seeds, args.second),
+                       f"two stages from {Path(args.first_config).stem}", HEADLINE)
+    print(f"\npicture: {picture}")
 
 
 if __name__ == "__main__":

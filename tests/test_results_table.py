@@ -57,6 +57,20 @@ def test_a_row_without_finished_runs_is_one_clear_error(tmp_path, monkeypatch):
         raise AssertionError("an empty folder gave no error")
 
 
+def test_a_stage_row_reads_that_stage_of_each_seed(tmp_path):
+    """A two-stage benchmark's folder (sSEED/first, sSEED/temi): a row with ``stage`` reads the
+    named stage of every seed that finished it, and no other stage."""
+    script = load_script()
+    for seed, stage, acc in [(0, "first", 0.7), (0, "temi", 0.5), (1, "temi", 0.6), (2, "first", 0.9)]:
+        run = tmp_path / f"s{seed}" / stage
+        run.mkdir(parents=True)
+        (run / "config.yaml").write_text(yaml.safe_dump({"stage": stage}))
+        (run / "summary.json").write_text(json.dumps({"acc": acc}))
+    runs = script.seed_runs(tmp_path, "temi")
+    assert [(seed, config["stage"], summary["acc"]) for seed, config, summary in runs] == [(0, "temi", 0.5), (1, "temi", 0.6)]
+    assert [seed for seed, _, _ in script.seed_runs(tmp_path, "first")] == [0, 2]
+
+
 def github_anchor(heading: str) -> str:
     """The anchor GitHub gives a markdown heading: lower case, punctuation dropped, spaces → '-'."""
     import re
