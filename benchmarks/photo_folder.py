@@ -2,12 +2,12 @@
 
     python benchmarks/make_photo_folder.py --n 100000 --out PHOTOS
     python benchmarks/make_photo_folder.py --n 1000 --first 100000 --out NEW_PHOTOS
-    python benchmarks/photo_folder.py encoder --out WORK/encoder
-    python benchmarks/photo_folder.py rss --photos PHOTOS --encoder WORK/encoder --sizes 10000 30000 100000 \
+    python benchmarks/photo_folder.py encoder --out ENCODER
+    python benchmarks/photo_folder.py rss --photos PHOTOS --encoder ENCODER --sizes 10000 30000 100000 \
         --work WORK --out results/photo-folder [--before OLD_CHECKOUT]
-    python benchmarks/photo_folder.py speed --photos PHOTOS --encoder WORK/encoder --n 10000 --work WORK --out ...
-    python benchmarks/photo_folder.py kill --photos PHOTOS --encoder WORK/encoder --n 30000 --work WORK --out ...
-    python benchmarks/photo_folder.py end-to-end --photos PHOTOS --new NEW_PHOTOS --encoder WORK/encoder \
+    python benchmarks/photo_folder.py speed --photos PHOTOS --encoder ENCODER --n 10000 --work WORK --out ...
+    python benchmarks/photo_folder.py kill --photos PHOTOS --encoder ENCODER --n 30000 --work WORK --out ...
+    python benchmarks/photo_folder.py end-to-end --photos PHOTOS --new NEW_PHOTOS --encoder ENCODER \
         --work WORK --out ...
 
 ``encoder``: the small local encoder measured (a randomly initialised DINOv2 shape: 4 layers of
@@ -222,7 +222,18 @@ def main() -> None:
 
     record.update(date=date.today().isoformat(), machine=describe(), command=" ".join(sys.argv))
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.part}.json").write_text(json.dumps(record, indent=1) + "\n")
+    (args.out / f"{args.part}.json").write_text(portable(json.dumps(record, indent=1), args) + "\n")
+
+
+def portable(text: str, args: argparse.Namespace) -> str:
+    """``text`` with this machine's folders written as the placeholders of the usage lines
+    (PHOTOS, NEW_PHOTOS, OLD_CHECKOUT, WORK, ENCODER), so that a committed record names no machine's path."""
+    named = {"PHOTOS": args.photos, "NEW_PHOTOS": args.new, "OLD_CHECKOUT": args.before, "WORK": args.work,
+             "ENCODER": args.encoder}
+    for name, folder in sorted(named.items(), key=lambda item: -len(str(item[1] or ""))):
+        if folder:
+            text = text.replace(str(Path(folder).resolve()), name).replace(str(folder), name)
+    return text
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from .sources import cache_dir
 
 PIXELS = "pixels.u8"
 RECORD = "record.json"
-IN_MEMORY_BYTES = 1 << 30  # a folder whose decoded pixels take more goes through the on-disk cache
+IN_MEMORY_BYTES = 256 << 20  # a folder whose decoded pixels take more goes through the on-disk cache
 BUILD_CHUNK = 64  # images a decoding process is handed at a time
 
 
