@@ -30,6 +30,8 @@ def test_the_readme_python_blocks_run_as_written(tmp_path, monkeypatch, tiny_din
     assert namespace["labels"].shape == (1797,) and len(np.unique(namespace["labels"])) > 1
     assert namespace["proba"].shape == (5, 10) and np.allclose(namespace["proba"].sum(1), 1, atol=1e-5)
     assert namespace["z"].shape == (1797, 60)
+    auto = namespace["auto"]  # K chosen without labels, reported by every figure
+    assert 2 <= auto.n_clusters_ <= 50 and auto.predict_proba(namespace["vectors"][:3]).shape == (3, auto.n_clusters_)
     assert float(namespace["loss"]) < 0.01  # −I(y, y′) ≤ 0 up to the estimator's epsilon
     assert 0.3 < namespace["record"]["accuracy"] <= 1  # a 5-pass IIC trunk with 10 % labels: far above chance (0.1)
     assert (tmp_path / "runs" / "readme-digits" / "summary.json").is_file()

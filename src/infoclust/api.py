@@ -24,16 +24,21 @@ class ClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
     """fit/predict of the method named by ``_method``. ``config``: further config values by
     dotted key with ``__`` for the dot, e.g. ``{"views__input_size": 16, "model__sub_heads": 10}``.
 
-    After ``fit``: ``labels_`` (N,), ``figures_`` (label-free figures: cluster sizes, sub-head
-    losses), ``selected_sub_head_``, ``config_`` (the resolved ``RunConfig``).
+    ``n_clusters="auto"``: K chosen after training, at most ``max_clusters`` (default 50), for the
+    methods that choose K (``model.max_clusters`` in their config; docs/methods.md).
+
+    After ``fit``: ``labels_`` (N,), ``n_clusters_`` (K: ``n_clusters``, or the chosen one),
+    ``figures_`` (label-free figures: cluster sizes, sub-head losses; ``k_choice`` when K was
+    chosen), ``selected_sub_head_``, ``config_`` (the resolved ``RunConfig``).
     """
 
     _method = ""  # the registered method this estimator fits
 
-    def __init__(self, n_clusters: int = 10, random_state: int = 0, epochs: int | None = None,
+    def __init__(self, n_clusters: int | str = 10, random_state: int = 0, epochs: int | None = None,
                  batch_size: int | None = None, lr: float | None = None, device: str = "auto",
-                 verbose: bool = False, config: dict | None = None):
+                 verbose: bool = False, config: dict | None = None, max_clusters: int | None = None):
         self.n_clusters = n_clusters
+        self.max_clusters = max_clusters
         self.random_state = random_state
         self.epochs = epochs
         self.batch_size = batch_size
@@ -55,7 +60,7 @@ class ClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None) -> "ClusteringEstimator":
         samples = self._samples(X, reset=True)
-        values = {"model__n_clusters": self.n_clusters, "train__epochs": self.epochs, "train__batch_size": self.batch_size,
+        values = {"model__n_clusters": self.n_clusters, "model__max_clusters": self.max_clusters, "train__epochs": self.epochs, "train__batch_size": self.batch_size,
                   "train__lr": self.lr, "train__device": self.device, **(self.config or {})}
         cfg = load_config(None, [], method=self._method, seed=self.random_state, **values)
         trainer = Trainer(cfg, Dataset(samples, None, [str(i) for i in range(len(samples))], name="X"),
@@ -63,6 +68,7 @@ class ClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
         self.figures_ = trainer.fit()
         self.config_, self.method_ = trainer.cfg, trainer.method
         self.selected_sub_head_ = self.figures_["selected_sub_head"]
+        self.n_clusters_ = self.figures_["n_clusters"]
         self.labels_ = prediction.reported(self.method_, trainer.eval_images, self.selected_sub_head_).argmax(1)
         return self
 

@@ -31,6 +31,10 @@ def _figures_line(figures: dict) -> str:
         what = f"{figures['n_samples']} pixels of {figures['n_images']} images"
     else:
         what = f"{figures['n_samples']} images"
+    if "k_choice" in figures:
+        choice = figures["k_choice"]
+        why = "chosen: the largest eigengap" if choice["read_at"] == choice["chosen"] else f"asked; {choice['chosen']} chosen"
+        what += f"; K = {choice['read_at']} ({why}) of {choice['trained_clusters']} clusters trained"
     if "acc" not in figures:
         return f"{what} in {figures['n_clusters']} clusters (no labels of this kind: no ACC/NMI/ARI)"
     scores = f"ACC {figures['acc']:.4f}  NMI {figures['nmi']:.4f}  ARI {figures['ari']:.4f}  "
@@ -144,8 +148,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     from .engine import finished_figures
 
-    figures = None if args.recompute or args.split else finished_figures(args.run_dir)
-    if figures is None:
+    figures = None if args.recompute or args.split or args.clusters else finished_figures(args.run_dir)
+    if args.clusters:
+        figures = load_trainer(args.run_dir, eval_split=args.split).figures_at(args.clusters)
+    elif figures is None:
         figures = load_trainer(args.run_dir, eval_split=args.split).evaluate()
     if args.json:
         print(json.dumps(json_safe(figures), allow_nan=False))
@@ -391,6 +397,9 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
                    help="score the checkpoint again instead of reading a finished run's summary.json")
     p.add_argument("--split", help="score the checkpoint on this split of the run's dataset instead (e.g. all = "
                                    "train ∪ test for a run reported on test); the run folder is not changed")
+    p.add_argument("--clusters", type=int, metavar="K",
+                   help="read the run's trained clusters merged into K groups, as n_clusters=auto does with the K it "
+                        "chooses (docs/methods.md); the run folder is not changed")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", help="write cluster assignments of a dataset to CSV (segmentation: label PNGs)")

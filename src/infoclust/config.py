@@ -83,7 +83,12 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
-        return _coerce(value, inner[0], key)
+        for alternative in inner[:-1]:  # the first alternative the value fits (int | str: 10 or "auto")
+            try:
+                return _coerce(value, alternative, key)
+            except ConfigError:
+                pass
+        return _coerce(value, inner[-1], key)
     if origin is list:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"config key '{key}': expected a list, got {value!r}")

@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .cluster_count import NEIGHBOURS, ClusterCount, count_clusters, neighbour_joint
 from .collapse import WINDOWS, collapse_reason
 from .config import RunConfig
 from .data import Dataset
@@ -29,7 +30,8 @@ from .errors import CheckpointError, ConfigError, DataError, TrainingError
 from .evaluation import HeadTally, summarize_tallies
 from .machine import choose_threads, configure_determinism, describe, resolve_determinism, select_device
 from .methods import Method, StepContext, build_method, resolve_config
-from .prediction import features, posterior_chunks, sample_tensor
+from .neighbours import nearest_neighbours
+from .prediction import features, posterior_chunks, posteriors, sample_tensor
 from .progress import RunConsole
 from .rng import Rng
 from .runs import RunCache, RunDir, atomic_write_text, json_safe
@@ -286,6 +288,36 @@ class Trainer:
             figures["n_images"] = len(self.eval_dataset)  # n_samples counts pixels
         return figures
 
+    @torch.no_grad()
+    def choose_clusters(self, k: int | None = None) -> ClusterCount:
+        """Read the report head's S trained clusters as K groups (``cluster_count``): per sub-head,
+        the joint of the clusters of neighbour pairs (k-NN in the method's features) over the
+        training samples; K the largest eigengap of the selected sub-head's, up to
+        ``model.max_clusters`` (all S when unset), or ``k`` when given; every sub-head merged into K
+        groups by its own graph. From here on the method reports the K groups
+        (``Method.cluster_groups``, h×S). Returns the selected sub-head's count."""
+        self.method.cluster_groups = None
+        post = posteriors(self.method, self.images)[self.method.report_head]  # h×N×S
+        embedding = torch.from_numpy(features(self.method, self.images).reshape(post.shape[1], -1))
+        pairs = nearest_neighbours(embedding, min(NEIGHBOURS, post.shape[1] - 1)).numpy()
+        largest = getattr(self.cfg.model, "max_clusters", None) or post.shape[2]
+        counts = [count_clusters(neighbour_joint(sub_head, pairs), largest) for sub_head in post]
+        chosen = counts[self.selected_sub_head]
+        k = chosen.chosen if k is None else k
+        chosen.groups(k)  # one line when K is more than the selected sub-head's non-empty clusters
+        self.method.cluster_groups = torch.from_numpy(np.stack([c.groups(min(k, len(c.kept))) for c in counts]))
+        self.clusters_read = k
+        return chosen
+
+    def figures_at(self, k: int | None = None) -> dict:
+        """``choose_clusters``, then the figures of the K groups with the choice (``k_choice``:
+        the chosen K, each candidate's eigengap, the groups of the trained clusters)."""
+        count = self.choose_clusters(k)
+        figures = {**self.evaluate(), **{key: self.last_eval[key] for key in RUN_KEYS if key in self.last_eval}}
+        figures["k_choice"] = {**count.record(), "read_at": self.clusters_read,
+                               "groups": self.method.cluster_groups.tolist()}
+        return figures
+
     def _log_eval(self) -> dict:
         t0 = time.perf_counter()
         figures = self.evaluate()
@@ -460,6 +492,8 @@ class Trainer:
             return {}
         if not self.last_eval:
             self._log_eval()
+        if getattr(self.cfg.model, "max_clusters", None):  # n_clusters = auto: K chosen now, reported from here on
+            self.last_eval = self.figures_at()
         if self.run is not None:
             collapsed = {} if self.state.collapsed_at_step is None else {"collapsed_at_step": self.state.collapsed_at_step}
             summary = {**self.last_eval, **collapsed, "stopped_by": self.state.stop_reason, "curve": self.curve,
@@ -550,6 +584,9 @@ def load_trainer(out: str | Path, progress: bool = False, dataset: Dataset | Non
     else:
         trainer = Trainer(cfg, dataset, run, progress, training=False, prepare=False)
     trainer.restore()
+    summary = json.loads(run.summary_path.read_text()) if run.summary_path.is_file() else {}
+    if "k_choice" in summary:  # the K groups the finished run reports
+        trainer.method.cluster_groups = torch.tensor(summary["k_choice"]["groups"])
     return trainer
 
 

@@ -55,6 +55,11 @@ CAPTIONS = {
     "embedding": "Each point is an image's embedding (the method's features, e.g. DCCS's Z = [Zs, Zc]) projected "
                  "on its two principal components, coloured by its cluster (at most 5,000 images drawn). "
                  "Well separated, compact colours mean the clusters are distinct in the embedding.",
+    "k_choice": "How K was chosen without labels (n_clusters = auto, docs/methods.md): left, the eigengap "
+                "λ_K − λ_{K+1} of the trained clusters' neighbour-pair graph for every candidate K, the "
+                "chosen K (the largest) in orange; right, the spectrum itself. A gap that towers over the "
+                "others means a clear number of groups; several gaps of similar height mean the data "
+                "hold groups at several scales, each a defensible K ('infoclust evaluate RUN --clusters K').",
     "parts": "Each part the method logs besides its loss, on its own scale, against the step: its loss terms "
              "(e.g. DCCS's critic, prior, MI and augmentation terms; IMC-SwAV's swapped and MI terms) and counts "
              "such as the prototypes IMC-SwAV's codes use in a batch (a collapse drives it towards 1).",
@@ -342,6 +347,23 @@ def plot_embedding(path: Path, features: np.ndarray, assignments: np.ndarray, k:
     _finish(fig, (ax,), path)
 
 
+def plot_k_choice(path: Path, choice: dict) -> None:
+    """The eigengap of every candidate K (the chosen one marked) and the spectrum; ``choice``: a
+    summary's ``k_choice``."""
+    fig = Figure(figsize=(11, 3.8))
+    left, right = fig.subplots(1, 2)
+    ks = [int(k) for k in choice["gaps"]]
+    gaps = list(choice["gaps"].values())
+    colours = ["tab:orange" if k == choice["chosen"] else "tab:blue" for k in ks]
+    left.bar(ks, gaps, color=colours)
+    left.set(xlabel="K", ylabel="eigengap λ_K − λ_{K+1}", title=f"K = {choice['chosen']} chosen (largest gap)")
+    values = choice["eigenvalues"]
+    right.plot(range(1, len(values) + 1), values, marker=".")
+    right.axvline(choice["chosen"] + 0.5, color="tab:orange", linestyle="--", label=f"after λ_{choice['chosen']}")
+    right.set(xlabel="index", ylabel="eigenvalue", title=f"spectrum of the {choice['non_empty']} non-empty clusters")
+    _finish(fig, (left, right), path)
+
+
 def _finish(fig: Figure, axes: Sequence[Axes], path: Path) -> None:
     """Legends where there are labels, a light grid, a tight layout; then save to ``path``."""
     for ax in axes:
@@ -414,6 +436,13 @@ def figure_rows(figures: dict) -> list[tuple[str, str]]:
     for key, name in (("n_samples", "samples"), ("n_clusters", "clusters")):
         if key in figures:
             rows.append((name, f"{figures[key]:,}"))
+    if "k_choice" in figures:
+        c = figures["k_choice"]
+        why = f"chosen without labels: the largest eigengap ({c['gaps'][str(c['chosen'])]:.3f}) of the neighbour-pair " \
+              f"graph of the {c['trained_clusters']} clusters trained, among K = 2 … {max(map(int, c['gaps']))}"
+        if c["read_at"] != c["chosen"]:
+            why = f"asked ({c['chosen']} was chosen: {why})"
+        rows.append(("number of clusters", f"K = {c['read_at']}, {why}"))
     if "selected_sub_head" in figures:
         rule = f" — {figures['selection']}" if "selection" in figures else ""
         rows.append(("selected sub-head", f"{figures['selected_sub_head']}{rule}"))
@@ -562,6 +591,11 @@ def write_report(run: RunDir, images: np.ndarray, labels: np.ndarray | None, ass
     if features is not None:
         plot_embedding(out / "embedding.png", features, assignments, k)
         pictures.append(("embedding.png", CAPTIONS["embedding"]))
+    if "k_choice" in figures:
+        plot_k_choice(out / "k-choice.png", figures["k_choice"])
+        pictures.append(("k-choice.png", CAPTIONS["k_choice"]))
+    else:
+        (out / "k-choice.png").unlink(missing_ok=True)
 
     page = out / "index.html"
     atomic_write_text(page, render_html(title or "infoclust report", run.root, figure_rows(figures), pictures, notes,

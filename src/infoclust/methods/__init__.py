@@ -3,12 +3,14 @@ config class and preset, so the generic ``config`` module knows no method. Each 
 its own (``base.register``); importing it here is the one line that adds a method."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from .. import config
+from ..cluster_count import trained_clusters
 from ..data import channel_stats
 from ..config import RunConfig, validate_common
 from ..distributed import DistContext
@@ -68,6 +70,10 @@ def resolve_config(cfg: RunConfig, sample_shape: tuple[int, ...], n_classes: int
     spec = method_spec(cfg.method)
     facts = DataFacts(tuple(sample_shape), n_classes, n_samples, labelled_parts, processes,
                       channel_stats(cfg.data.name))
+    if hasattr(cfg.model, "max_clusters"):  # a method that can choose K after training
+        n_clusters, max_clusters = trained_clusters(cfg.model.n_clusters, cfg.model.max_clusters, n_samples)
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, n_clusters=n_clusters,
+                                                                 max_clusters=max_clusters))
     resolved = spec.resolve(cfg, facts)
     validate_common(resolved)
     if resolved.train.batch_size % processes:

@@ -82,6 +82,9 @@ class Method(ABC):
     watched_loss: str = "loss"  # the loss part that stops moving when the clustering collapses (collapse.py)
     dense: bool = False  # posteriors per pixel (segmentation: ``predict`` gives h×(B·H·W)×K), else per sample
     neighbours: torch.Tensor | None = None  # N×k neighbours of the training samples (``pairs_neighbours``)
+    # h×S: per sub-head, the group in [0, K) of each of the report head's S clusters once K is chosen
+    # after training (``cluster_count``): the reported posteriors are each group's summed; None = the S clusters
+    cluster_groups: torch.Tensor | None = None
 
     def __init__(self, cfg: RunConfig, device: torch.device, dist: DistContext = DistContext()):
         self.cfg, self.device, self.dist = cfg, device, dist

@@ -25,10 +25,13 @@ IMAGE_ONLY = ("geometric", "cutout")  # transformations that need images, not ve
 
 @dataclass
 class ModelConfig:
-    """Backbone and heads. ``overcluster``: K of the auxiliary head A (0 = none, None = 5 × n_clusters)."""
+    """Backbone and heads. ``overcluster``: K of the auxiliary head A (0 = none, None = 5 × n_clusters,
+    or none when K is chosen);
+    ``n_clusters`` "auto" / ``max_clusters``: K chosen after training (``infoclust.cluster_count``)."""
 
     backbone: str = "auto"
-    n_clusters: int | None = None
+    n_clusters: int | str | None = None
+    max_clusters: int | None = None
     overcluster: int | None = None
     sub_heads: int | None = None
     width: int | None = None  # channels of the backbone's first stage; None = the paper's (64; cnn-small 32)
@@ -205,8 +208,8 @@ def resolve(cfg: InfoRunConfig, facts: DataFacts) -> InfoRunConfig:
     model, views = dataclasses.replace(cfg.model), dataclasses.replace(cfg.views)
     if model.n_clusters is None:
         model.n_clusters = n_classes or 10
-    if model.overcluster is None:
-        model.overcluster = 5 * model.n_clusters
+    if model.overcluster is None:  # none when K is chosen after training: the main head over-clusters already
+        model.overcluster = 0 if model.max_clusters else 5 * model.n_clusters
     weight = default_weight(cfg.objective.mi, tiny)
     regularizers = [r if r.weight is not None else dataclasses.replace(r, weight=weight) for r in cfg.objective.regularizers]
     objective = dataclasses.replace(cfg.objective, regularizers=regularizers)

@@ -43,9 +43,11 @@ LEAST_MOMENTUM = 0.9  # the scaled teacher momentum never drops below this
 @dataclass
 class TEMIModelConfig:
     """The heads: ``heads`` independent MLPs D → ``hidden`` → GELU → ``bottleneck`` → L2 → K (None:
-    16, TEMI's; 8 on small data)."""
+    16, TEMI's; 8 on small data). ``n_clusters`` "auto" / ``max_clusters``: K chosen after training
+    (``infoclust.cluster_count``)."""
 
-    n_clusters: int | None = None
+    n_clusters: int | str | None = None
+    max_clusters: int | None = None
     heads: int | None = None
     hidden: int = 512
     bottleneck: int = 256

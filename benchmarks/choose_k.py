@@ -1,0 +1,116 @@
+"""The label-free choice of K (issue 31): the K that ``n_clusters="auto"`` chooses against the true K.
+
+    python benchmarks/choose_k.py blobs --methods temi imsat --seeds 0 1 2 --out results/choose-k
+    python benchmarks/choose_k.py digits --methods temi imsat --seeds 0 1 2 --out results/choose-k
+
+``blobs``: ``sklearn.datasets.make_blobs`` with K ∈ {3, 5, 10, 20, 30} true clusters of 100
+samples, in 10 and 50 dimensions, spreads (cluster_std) 1 (apart) and 2.5 (some overlapping, the
+centres drawn in [-10, 10]), standardised. ``digits``: scikit-learn's 8×8 digits as 64-d vectors
+(standardised), K = 10; beside the auto fit, a fit given the true K.
+Each fit is one estimator ``infoclust.<METHOD>(n_clusters="auto", random_state=SEED)`` with its
+defaults (max_clusters 50); labels only score (ACC and NMI at the chosen K). One JSON line per fit
+in OUT/<part>.jsonl with its wall seconds, date and machine; a rerun skips the fits already there
+(continue a stopped run with the same command). Prints a markdown table.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+from sklearn.datasets import load_digits, make_blobs
+from sklearn.metrics import normalized_mutual_info_score
+from sklearn.preprocessing import StandardScaler
+
+import infoclust
+from infoclust.evaluation import cluster_acc
+from infoclust.machine import describe
+
+ESTIMATORS = {"temi": "TEMI", "imsat": "IMSAT"}
+BLOB_K = (3, 5, 10, 20, 30)
+BLOB_DIMS = (10, 50)
+BLOB_SPREADS = (1.0, 2.5)
+PER_CLUSTER = 100
+
+
+def blob_sets(seed: int):
+    """(name, X, y) of every blob set of one seed."""
+    for k, dims, spread in itertools.product(BLOB_K, BLOB_DIMS, BLOB_SPREADS):
+        x, y = make_blobs(n_samples=PER_CLUSTER * k, centers=k, n_features=dims, cluster_std=spread,
+                          random_state=seed)
+        yield f"K={k} d={dims} std={spread:g}", StandardScaler().fit_transform(x), y
+
+
+def digit_sets(seed: int):
+    data = load_digits()
+    yield "digits", StandardScaler().fit_transform(data.data), data.target
+
+
+def fit(method: str, x: np.ndarray, y: np.ndarray, seed: int, n_clusters: int | str) -> dict:
+    """One fit: the K it reports, ACC and NMI at that K (labels only score), wall seconds."""
+    start = time.perf_counter()
+    estimator = getattr(infoclust, ESTIMATORS[method])(n_clusters=n_clusters, random_state=seed)
+    labels = estimator.fit_predict(x.astype(np.float32))
+    k = estimator.n_clusters_
+    return {"k": int(k), "acc": round(cluster_acc(labels, y, max(k, int(y.max()) + 1)), 4),
+            "nmi": round(float(normalized_mutual_info_score(y, labels)), 4),
+            "seconds": round(time.perf_counter() - start, 1)}
+
+
+def run(part: str, methods: list[str], seeds: list[int], out: Path) -> list[dict]:
+    path = out / f"{part}.jsonl"
+    done = [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+    seen = {(r["method"], r["seed"], r["set"], r["given"]) for r in done}
+    sets = blob_sets if part == "blobs" else digit_sets
+    out.mkdir(parents=True, exist_ok=True)
+    for seed in seeds:
+        for name, x, y in sets(seed):
+            true_k = int(y.max()) + 1
+            for method in methods:
+                for given in (["auto", true_k] if part == "digits" else ["auto"]):
+                    if (method, seed, name, str(given)) in seen:
+                        continue
+                    row = {"method": method, "seed": seed, "set": name, "true_k": true_k, "given": str(given),
+                           **fit(method, x, y, seed, given), "date": date.today().isoformat(), "machine": describe()}
+                    with path.open("a") as file:
+                        file.write(json.dumps(row) + "\n")
+                    done.append(row)
+                    print(json.dumps(row), flush=True)
+    return done
+
+
+def table(rows: list[dict]) -> str:
+    """Markdown: per set and method, the K chosen on each seed and the mean ACC / NMI at it."""
+    lines = ["| data | true K | method | K chosen (per seed) | ACC at it | NMI at it | seconds a fit |",
+             "|---|---|---|---|---|---|---|"]
+    keys = sorted({(r["set"], r["true_k"], r["method"], r["given"]) for r in rows}, key=lambda t: (t[1], t[0], t[2], t[3]))
+    for name, true_k, method, given in keys:
+        chosen = [r for r in rows if (r["set"], r["method"], r["given"]) == (name, method, given)]
+        chosen.sort(key=lambda r: r["seed"])
+        label = method if given == "auto" else f"{method}, K given"
+        lines.append(f"| {name} | {true_k} | {label} | {', '.join(str(r['k']) for r in chosen)} | "
+                     f"{np.mean([r['acc'] for r in chosen]):.3f} | {np.mean([r['nmi'] for r in chosen]):.3f} | "
+                     f"{np.mean([r['seconds'] for r in chosen]):.0f} |")
+    hits = [r for r in rows if r["given"] == "auto"]
+    lines.append(f"\ntrue K chosen in {sum(r['k'] == r['true_k'] for r in hits)} of {len(hits)} auto fits")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("part", choices=["blobs", "digits"])
+    parser.add_argument("--methods", nargs="+", default=["temi", "imsat"], choices=list(ESTIMATORS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--out", type=Path, default=Path("results/choose-k"))
+    args = parser.parse_args()
+    rows = run(args.part, args.methods, args.seeds, args.out)
+    print(f"\n{describe()}, {date.today()}\n")
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
