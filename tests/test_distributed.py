@@ -243,6 +243,33 @@ def test_nproc_two_trains_digits_end_to_end(tmp_path, capsys):
     assert steps == sorted(set(steps)) and steps  # rank 0 alone writes: no line twice
 
 
+def test_nproc_two_train_from_one_on_disk_pixel_cache(tmp_path, monkeypatch):
+    """A folder read through the on-disk cache (INFOCLUST_IN_MEMORY_MIB=0) under torchrun: both
+    processes read the one cache file, nothing half-built is left, the run scores every image."""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    from tests.conftest import TINY
+
+    monkeypatch.setenv("INFOCLUST_IN_MEMORY_MIB", "0")
+    monkeypatch.setenv("INFOCLUST_DATA", str(tmp_path / "cache"))
+    digits = load_digits()
+    folder = tmp_path / "digits"
+    for i, (pixels, label) in enumerate(zip(digits.images[:300], digits.target[:300])):
+        (folder / str(label)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.rint(pixels * (255 / 16)).astype(np.uint8)).save(folder / str(label) / f"{i:03d}.png")
+    out = tmp_path / "run"
+    args = ["train", "--nproc", "2", "--data", str(folder), "--quiet", "--out", str(out), "--set", "train.epochs=1"]
+    for item in TINY:
+        if not item.startswith("train.epochs"):
+            args += ["--set", item]
+    assert main(args) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["processes"] == 2 and summary["n_samples"] == 300 and np.isfinite(summary["acc"])
+    files = sorted(p.name for p in (tmp_path / "cache").rglob("*") if p.is_file())
+    assert files == ["pixels.u8", "record.json"]  # one cache, whole, shared by both processes
+
+
 @pytest.mark.parametrize("gpus, processes, name, expected", [
     (0, 2, "auto", "cpu"), (1, 1, "auto", "cuda:0"), (1, 2, "auto", "cpu"), (2, 2, "auto", "cuda:1"),
     (2, 2, "cuda", "cuda:1"), (2, 2, "cuda:0", "cuda:0"),

@@ -10,7 +10,7 @@ from infoclust.data import load_dataset, pixel_cache
 from infoclust.data.folder import read_image_folder
 from infoclust.data.lazy import LazyImages
 from infoclust.data.pixel_cache import DiskImages, cached_folder
-from infoclust.errors import DataError
+from infoclust.errors import ConfigError, DataError
 
 
 @pytest.fixture
@@ -111,6 +111,15 @@ def test_a_large_folder_loads_through_the_cache(tmp_path, cache_home, monkeypatc
     part = data.subset([5, 1])
     assert isinstance(part.images, LazyImages) and part.fingerprint() != data.fingerprint()
     np.testing.assert_array_equal(part.images[:], read_image_folder(folder, progress=False).images[[5, 1]])
+
+
+def test_the_environment_sets_what_is_held_in_memory(tmp_path, cache_home, monkeypatch):
+    folder = photo_folder(tmp_path / "photos", mixed=False)
+    monkeypatch.setenv("INFOCLUST_IN_MEMORY_MIB", "0")
+    assert isinstance(load_dataset(str(folder), progress=False).images, LazyImages)
+    monkeypatch.setenv("INFOCLUST_IN_MEMORY_MIB", "lots")
+    with pytest.raises(ConfigError, match="INFOCLUST_IN_MEMORY_MIB = 'lots': expected a number of MiB, 0 or more"):
+        load_dataset(str(folder), progress=False)
 
 
 def test_a_corrupt_photo_stops_the_build_in_one_line_and_leaves_nothing(tmp_path, cache_home):

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from .dataset import Dataset
 from ..cpus import decoding_workers
 from .folder import FolderLayout, folder_fingerprint, folder_layout, read_image_folder
@@ -73,11 +73,26 @@ class DiskImages(LazyImages):
 
 def image_folder(folder: Path, progress: bool = True, layout: FolderLayout | None = None) -> Dataset:
     """The images under ``folder`` (found as ``layout`` says, when given): in memory when their
-    decoded pixels take at most ``IN_MEMORY_BYTES``, else from the on-disk cache (``cached_folder``)."""
+    decoded pixels take at most ``in_memory_limit()``, else from the on-disk cache (``cached_folder``)."""
     layout = layout if layout is not None else folder_layout(folder)
-    if int(np.prod(layout.shape)) <= IN_MEMORY_BYTES:
+    if int(np.prod(layout.shape)) <= in_memory_limit():
         return read_image_folder(folder, progress, layout)
     return cached_folder(folder, layout, decoding_workers(), progress)
+
+
+def in_memory_limit() -> int:
+    """Bytes of decoded pixels up to which a folder is held in memory: ``IN_MEMORY_BYTES``, or the
+    MiB of the environment variable INFOCLUST_IN_MEMORY_MIB (0: every folder through the cache)."""
+    given = os.environ.get("INFOCLUST_IN_MEMORY_MIB")
+    if given is None:
+        return IN_MEMORY_BYTES
+    try:
+        mib = float(given)
+    except ValueError:
+        mib = -1
+    if mib < 0:
+        raise ConfigError(f"INFOCLUST_IN_MEMORY_MIB = {given!r}: expected a number of MiB, 0 or more")
+    return int(mib * (1 << 20))
 
 
 def cached_folder(folder: Path, layout: FolderLayout | None = None, workers: int = 0,
