@@ -1,16 +1,17 @@
 """The label-free choice of K (issue 31): the K that ``n_clusters="auto"`` chooses against the true K.
 
-    python benchmarks/choose_k.py blobs --methods temi imsat --seeds 0 1 2 --out results/choose-k
+    python benchmarks/choose_k.py blobs --methods temi --epochs 50 --seeds 0 1 2 --out results/choose-k
     python benchmarks/choose_k.py digits --methods temi imsat --seeds 0 1 2 --out results/choose-k
 
 ``blobs``: ``sklearn.datasets.make_blobs`` with K ∈ {3, 5, 10, 20, 30} true clusters of 100
-samples, in 10 and 50 dimensions, spreads (cluster_std) 1 (apart) and 2.5 (some overlapping, the
-centres drawn in [-10, 10]), standardised. ``digits``: scikit-learn's 8×8 digits as 64-d vectors
+samples, in 10 and 50 dimensions, spreads (cluster_std) 1, 2.5 and 4 (the centres drawn in
+[-10, 10]: at 4 in 10 dimensions neighbouring blobs overlap), standardised. ``digits``: scikit-learn's 8×8 digits as 64-d vectors
 (standardised), K = 10; beside the auto fit, a fit given the true K.
 Each fit is one estimator ``infoclust.<METHOD>(n_clusters="auto", random_state=SEED)`` with its
-defaults (max_clusters 50); labels only score (ACC and NMI at the chosen K). One JSON line per fit
+defaults (max_clusters 50; ``--epochs`` sets the passes); labels only score (ACC and NMI at the chosen K). One JSON line per fit
 in OUT/<part>.jsonl with its wall seconds, date and machine; a rerun skips the fits already there
-(continue a stopped run with the same command). Prints a markdown table.
+(continue a stopped run with the same command). Prints a markdown table. ``gemclus-*``: GEMINI's
+package beside them (``GEMCLUS``; needs ``pip install gemclus``).
 """
 from __future__ import annotations
 
@@ -31,9 +32,15 @@ from infoclust.evaluation import cluster_acc
 from infoclust.machine import describe
 
 ESTIMATORS = {"temi": "TEMI", "imsat": "IMSAT"}
+# GEMINI's package (Ohl et al., NeurIPS 2022; ``pip install gemclus``): its K-choosing mode is a model
+# with up to MAX_CLUSTERS outputs whose unused clusters stay empty; K = the clusters its labels use.
+# Its defaults (RIM, MLP-MMD with the linear kernel) and one tuned setting (MLP-MMD, rbf kernel).
+GEMCLUS = {"gemclus-rim": ("linear", "RIM", {}), "gemclus-mmd": ("mlp", "MLPMMD", {}),
+           "gemclus-mmd-rbf": ("mlp", "MLPMMD", {"kernel": "rbf"})}
+MAX_CLUSTERS = 50  # infoclust's default model.max_clusters, given to gemclus as its number of outputs
 BLOB_K = (3, 5, 10, 20, 30)
 BLOB_DIMS = (10, 50)
-BLOB_SPREADS = (1.0, 2.5)
+BLOB_SPREADS = (1.0, 2.5, 4.0)
 PER_CLUSTER = 100
 
 
@@ -50,21 +57,30 @@ def digit_sets(seed: int):
     yield "digits", StandardScaler().fit_transform(data.data), data.target
 
 
-def fit(method: str, x: np.ndarray, y: np.ndarray, seed: int, n_clusters: int | str) -> dict:
+def fit(method: str, x: np.ndarray, y: np.ndarray, seed: int, n_clusters: int | str, epochs: int | None) -> dict:
     """One fit: the K it reports, ACC and NMI at that K (labels only score), wall seconds."""
     start = time.perf_counter()
-    estimator = getattr(infoclust, ESTIMATORS[method])(n_clusters=n_clusters, random_state=seed)
-    labels = estimator.fit_predict(x.astype(np.float32))
-    k = estimator.n_clusters_
+    if method in GEMCLUS:
+        import importlib
+
+        module, name, settings = GEMCLUS[method]
+        model = getattr(importlib.import_module(f"gemclus.{module}"), name)(
+            n_clusters=MAX_CLUSTERS if n_clusters == "auto" else n_clusters, random_state=seed, **settings)
+        labels = model.fit_predict(x)
+        k = len(np.unique(labels))
+    else:
+        estimator = getattr(infoclust, ESTIMATORS[method])(n_clusters=n_clusters, random_state=seed, epochs=epochs)
+        labels = estimator.fit_predict(x.astype(np.float32))
+        k = estimator.n_clusters_
     return {"k": int(k), "acc": round(cluster_acc(labels, y, max(k, int(y.max()) + 1)), 4),
             "nmi": round(float(normalized_mutual_info_score(y, labels)), 4),
             "seconds": round(time.perf_counter() - start, 1)}
 
 
-def run(part: str, methods: list[str], seeds: list[int], out: Path) -> list[dict]:
+def run(part: str, methods: list[str], seeds: list[int], out: Path, epochs: int | None) -> list[dict]:
     path = out / f"{part}.jsonl"
     done = [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
-    seen = {(r["method"], r["seed"], r["set"], r["given"]) for r in done}
+    seen = {(r["method"], r["seed"], r["set"], r["given"], r["epochs"]) for r in done}
     sets = blob_sets if part == "blobs" else digit_sets
     out.mkdir(parents=True, exist_ok=True)
     for seed in seeds:
@@ -72,10 +88,10 @@ def run(part: str, methods: list[str], seeds: list[int], out: Path) -> list[dict
             true_k = int(y.max()) + 1
             for method in methods:
                 for given in (["auto", true_k] if part == "digits" else ["auto"]):
-                    if (method, seed, name, str(given)) in seen:
+                    if (method, seed, name, str(given), epochs) in seen:
                         continue
                     row = {"method": method, "seed": seed, "set": name, "true_k": true_k, "given": str(given),
-                           **fit(method, x, y, seed, given), "date": date.today().isoformat(), "machine": describe()}
+                           "epochs": epochs, **fit(method, x, y, seed, given, epochs), "date": date.today().isoformat(), "machine": describe()}
                     with path.open("a") as file:
                         file.write(json.dumps(row) + "\n")
                     done.append(row)
@@ -103,11 +119,12 @@ def table(rows: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("part", choices=["blobs", "digits"])
-    parser.add_argument("--methods", nargs="+", default=["temi", "imsat"], choices=list(ESTIMATORS))
+    parser.add_argument("--methods", nargs="+", default=["temi", "imsat"], choices=[*ESTIMATORS, *GEMCLUS])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, help="passes of every fit (default: each method's own)")
     parser.add_argument("--out", type=Path, default=Path("results/choose-k"))
     args = parser.parse_args()
-    rows = run(args.part, args.methods, args.seeds, args.out)
+    rows = [r for r in run(args.part, args.methods, args.seeds, args.out, args.epochs) if r["epochs"] == args.epochs]
     print(f"\n{describe()}, {date.today()}\n")
     print(table(rows))
 
