@@ -11,7 +11,8 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "infoclust"
 # each entry imports only from its own layer and the ones before it
 LAYERS = [
     {"errors"},
-    {"rng", "distributed", "config", "checkpoint_file", "evaluation", "collapse", "machine", "graphs", "cpus"},
+    {"rng", "distributed", "config", "checkpoint_file", "evaluation", "collapse", "machine", "graphs", "cpus",
+     "cluster_count"},
     {"data"},
     {"losses"},
     {"views", "adversarial", "models", "neighbours", "encoders"},
