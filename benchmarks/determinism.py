@@ -7,7 +7,7 @@ Builds the method of ``speed.py``'s recipe (``--set`` overrides; ``train.determi
 its state and generator, runs ``--steps`` steps, restores both and runs them again. Prints the first
 step after which a parameter or optimiser tensor differs and the names of those that differ
 (``exact`` true when none does). ``--penalty`` also takes the gradient of DCCS's critic loss apart:
-each part's gradient (the Wasserstein estimate, the gradient penalty) computed twice on the same
+each part's gradient (the Wasserstein estimate, the gradient penalty, the critic's loss of both) computed twice on the same
 input, under each BLAS library that torch offers, and in float64: which part differs, and where not.
 """
 from __future__ import annotations
@@ -56,7 +56,9 @@ def penalty_parts(method, device: torch.device, batch: int) -> dict[str, bool]:
 
     def grads(part: str, critic) -> list[torch.Tensor]:
         critic.zero_grad(set_to_none=True)
-        loss = (critic(real).mean() - critic(fake).mean()) if part == "wasserstein" else gradient_penalty(critic, real, fake, alpha)
+        wasserstein = critic(real).mean() - critic(fake).mean()
+        penalty = gradient_penalty(critic, real, fake, alpha)
+        loss = {"wasserstein": wasserstein, "penalty": penalty, "combined": -wasserstein + 10 * penalty}[part]
         loss.backward()
         return [torch.zeros_like(p) if p.grad is None else p.grad.clone() for p in critic.parameters()]
 
@@ -65,13 +67,14 @@ def penalty_parts(method, device: torch.device, batch: int) -> dict[str, bool]:
     for library in libraries:
         if library:
             torch.backends.cuda.preferred_blas_library(library)
-        for part in ("wasserstein", "penalty"):
+        for part in ("wasserstein", "penalty", "combined"):
             first, second = grads(part, method.critic), grads(part, method.critic)
             out[f"{part}/{library or 'default'}"] = all(torch.equal(x, y) for x, y in zip(first, second))
     critic64 = copy.deepcopy(method.critic).double()
     real, fake, alpha = real.double(), fake.double(), alpha.double()
-    first, second = grads("penalty", critic64), grads("penalty", critic64)
-    out["penalty/float64"] = all(torch.equal(x, y) for x, y in zip(first, second))
+    for part in ("penalty", "combined"):
+        first, second = grads(part, critic64), grads(part, critic64)
+        out[f"{part}/float64"] = all(torch.equal(x, y) for x, y in zip(first, second))
     return out
 
 
