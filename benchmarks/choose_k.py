@@ -66,8 +66,8 @@ def fit(method: str, x: np.ndarray, y: np.ndarray, seed: int, n_clusters: int | 
         module, name, settings = GEMCLUS[method]
         model = getattr(importlib.import_module(f"gemclus.{module}"), name)(
             n_clusters=MAX_CLUSTERS if n_clusters == "auto" else n_clusters, random_state=seed, **settings)
-        labels = model.fit_predict(x)
-        k = len(np.unique(labels))
+        used, labels = np.unique(model.fit_predict(x), return_inverse=True)  # its labels numbered 0..K-1
+        k = len(used)
     else:
         estimator = getattr(infoclust, ESTIMATORS[method])(n_clusters=n_clusters, random_state=seed, epochs=epochs)
         labels = estimator.fit_predict(x.astype(np.float32))

@@ -127,3 +127,45 @@ def test_the_command_line_records_the_choice_and_reads_other_k(tmp_path, capsys)
     assert main(["predict", str(run), "--data", str(tmp_path / "x.npy"), "--out", str(tmp_path / "a.csv"), "--quiet"]) == 0
     clusters = {line.split(",")[1] for line in (tmp_path / "a.csv").read_text().splitlines()[1:]}
     assert clusters == {"0", "1", "2"}
+
+
+def test_an_over_clustering_head_is_read_at_any_k_after_training(tmp_path, capsys, tiny_overrides):
+    from infoclust.cli import main
+    from infoclust.engine import load_trainer
+    from infoclust.prediction import posteriors
+
+    run = tmp_path / "iic"
+    sets = [a for item in tiny_overrides + ["model.overcluster=20"] for a in ("--set", item)]
+    assert main(["train", "--data", "digits", "--out", str(run), "--silent", "--seed", "1", *sets]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--head", "A", "--clusters", "10", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    choice = figures["k_choice"]
+    assert figures["n_clusters"] == choice["read_at"] == 10 and choice["head"] == "A" and choice["trained_clusters"] == 20
+    # the reported clusters are head A's posteriors summed by the recorded groups, sub-head by sub-head
+    trainer = load_trainer(run)
+    head_a = posteriors(trainer.method, trainer.eval_images)["A"][figures["selected_sub_head"]]
+    groups = np.array(choice["groups"][figures["selected_sub_head"]])
+    assert sorted(set(groups.tolist())) == list(range(10))
+    assert figures["cluster_sizes"] == np.bincount(merge(head_a, groups, 10).argmax(1), minlength=10).tolist()
+    assert main(["evaluate", str(run), "--head", "A"]) == 0  # K chosen by the eigengap, at most 19 of 20
+    line = capsys.readouterr().out
+    assert "(chosen: the largest eigengap) of 20 clusters trained of head A" in line
+    assert json.loads((run / "summary.json").read_text())["n_clusters"] == 10  # the run folder is unchanged
+    assert main(["evaluate", str(run), "--head", "Z"]) == 2
+    assert "head 'Z': this iic run has the heads A, B; expected one of them" in capsys.readouterr().err
+
+
+def test_imc_swav_prototypes_are_read_as_k_groups(tmp_path, capsys):
+    from infoclust.cli import main
+    from tests.methods.test_contract import quick
+
+    run = tmp_path / "swav"
+    sets = [a for item in quick("imc-swav", "train.epochs=1") for a in ("--set", item)]
+    assert main(["train", "--method", "imc-swav", "--data", "digits", "--out", str(run), "--silent", *sets]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--head", "prototypes", "--clusters", "10", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["n_clusters"] == 10 and figures["k_choice"]["trained_clusters"] == 30
+    assert sum(figures["cluster_sizes"]) == 1797 and 0 < figures["acc"] <= 1
+    assert "acc_many_to_one_prototypes" in json.loads((run / "summary.json").read_text())

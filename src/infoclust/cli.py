@@ -34,7 +34,8 @@ def _figures_line(figures: dict) -> str:
     if "k_choice" in figures:
         choice = figures["k_choice"]
         why = "chosen: the largest eigengap" if choice["read_at"] == choice["chosen"] else f"asked; {choice['chosen']} chosen"
-        what += f"; K = {choice['read_at']} ({why}) of {choice['trained_clusters']} clusters trained"
+        of_head = f" of head {choice['head']}" if "head" in choice else ""
+        what += f"; K = {choice['read_at']} ({why}) of {choice['trained_clusters']} clusters trained{of_head}"
     if "acc" not in figures:
         return f"{what} in {figures['n_clusters']} clusters (no labels of this kind: no ACC/NMI/ARI)"
     scores = f"ACC {figures['acc']:.4f}  NMI {figures['nmi']:.4f}  ARI {figures['ari']:.4f}  "
@@ -148,9 +149,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     from .engine import finished_figures
 
-    figures = None if args.recompute or args.split or args.clusters else finished_figures(args.run_dir)
-    if args.clusters:
-        figures = load_trainer(args.run_dir, eval_split=args.split).figures_at(args.clusters)
+    regroup = args.clusters is not None or args.head is not None
+    figures = None if args.recompute or args.split or regroup else finished_figures(args.run_dir)
+    if regroup:
+        figures = load_trainer(args.run_dir, eval_split=args.split).figures_at(args.clusters, args.head)
     elif figures is None:
         figures = load_trainer(args.run_dir, eval_split=args.split).evaluate()
     if args.json:
@@ -400,6 +402,9 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--clusters", type=int, metavar="K",
                    help="read the run's trained clusters merged into K groups, as n_clusters=auto does with the K it "
                         "chooses (docs/methods.md); the run folder is not changed")
+    p.add_argument("--head", metavar="HEAD",
+                   help="read this head's trained clusters as K groups instead (e.g. IIC's over-clustering head A, "
+                        "IMC-SwAV's prototypes): K from --clusters, else chosen as n_clusters=auto chooses it")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", help="write cluster assignments of a dataset to CSV (segmentation: label PNGs)")

@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .cluster_count import NEIGHBOURS, ClusterCount, count_clusters, neighbour_joint
+from .cluster_count import DEFAULT_MAX_CLUSTERS, NEIGHBOURS, ClusterCount, count_clusters, neighbour_joint
 from .collapse import WINDOWS, collapse_reason
 from .config import RunConfig
 from .data import Dataset
@@ -289,32 +289,42 @@ class Trainer:
         return figures
 
     @torch.no_grad()
-    def choose_clusters(self, k: int | None = None) -> ClusterCount:
-        """Read the report head's S trained clusters as K groups (``cluster_count``): per sub-head,
-        the joint of the clusters of neighbour pairs (k-NN in the method's features) over the
-        training samples; K the largest eigengap of the selected sub-head's, up to
-        ``model.max_clusters`` (all S when unset), or ``k`` when given; every sub-head merged into K
-        groups by its own graph. From here on the method reports the K groups
-        (``Method.cluster_groups``, h×S). Returns the selected sub-head's count."""
-        self.method.cluster_groups = None
-        post = posteriors(self.method, self.images)[self.method.report_head]  # h×N×S
+    def choose_clusters(self, k: int | None = None, head: str | None = None) -> ClusterCount:
+        """Read the S trained clusters of ``head`` (None: the report head; e.g. IIC's over-clustering
+        head "A", IMC-SwAV's "prototypes") as K groups (``cluster_count``): per sub-head, the joint
+        of the clusters of neighbour pairs (k-NN in the method's features) over the training
+        samples; K the largest eigengap of the selected sub-head's, up to ``model.max_clusters``
+        (the report head's S when unset; another head's: at most 50), or ``k`` when given; every
+        sub-head merged into K groups by its own graph. From here on the method reports the K groups
+        (``Method.cluster_groups``, h×S, of ``Method.grouped_head``). Returns the selected
+        sub-head's count."""
+        self.method.cluster_groups = self.method.grouped_head = None
+        heads = posteriors(self.method, self.images)
+        head = head or self.method.report_head
+        if head not in heads:
+            raise ConfigError(f"head '{head}': this {self.cfg.method} run has the heads {', '.join(sorted(heads))}; "
+                              "expected one of them")
+        post = heads[head]  # h×N×S
         embedding = torch.from_numpy(features(self.method, self.images).reshape(post.shape[1], -1))
         pairs = nearest_neighbours(embedding, min(NEIGHBOURS, post.shape[1] - 1)).numpy()
-        largest = getattr(self.cfg.model, "max_clusters", None) or post.shape[2]
+        largest = getattr(self.cfg.model, "max_clusters", None) or (
+            post.shape[2] if head == self.method.report_head else min(post.shape[2], DEFAULT_MAX_CLUSTERS))
         counts = [count_clusters(neighbour_joint(sub_head, pairs), largest) for sub_head in post]
         chosen = counts[self.selected_sub_head]
         k = chosen.chosen if k is None else k
         chosen.groups(k)  # one line when K is more than the selected sub-head's non-empty clusters
         self.method.cluster_groups = torch.from_numpy(np.stack([c.groups(min(k, len(c.kept))) for c in counts]))
+        self.method.grouped_head = None if head == self.method.report_head else head
         self.clusters_read = k
         return chosen
 
-    def figures_at(self, k: int | None = None) -> dict:
+    def figures_at(self, k: int | None = None, head: str | None = None) -> dict:
         """``choose_clusters``, then the figures of the K groups with the choice (``k_choice``:
-        the chosen K, each candidate's eigengap, the groups of the trained clusters)."""
-        count = self.choose_clusters(k)
+        the chosen K, each candidate's eigengap, the groups of the trained clusters, their head)."""
+        count = self.choose_clusters(k, head)
         figures = {**self.evaluate(), **{key: self.last_eval[key] for key in RUN_KEYS if key in self.last_eval}}
         figures["k_choice"] = {**count.record(), "read_at": self.clusters_read,
+                               "head": self.method.grouped_head or self.method.report_head,
                                "groups": self.method.cluster_groups.tolist()}
         return figures
 
@@ -587,6 +597,8 @@ def load_trainer(out: str | Path, progress: bool = False, dataset: Dataset | Non
     summary = json.loads(run.summary_path.read_text()) if run.summary_path.is_file() else {}
     if "k_choice" in summary:  # the K groups the finished run reports
         trainer.method.cluster_groups = torch.tensor(summary["k_choice"]["groups"])
+        head = summary["k_choice"].get("head", trainer.method.report_head)
+        trainer.method.grouped_head = None if head == trainer.method.report_head else head
     return trainer
 
 

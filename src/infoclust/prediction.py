@@ -58,7 +58,7 @@ def posterior_chunks(method: Method, samples: torch.Tensor) -> Iterator[tuple[in
     dense method's b counts pixels)."""
     for start, chunk in chunked(method.predict, samples, method.device):
         if method.cluster_groups is not None:  # K chosen after training: each sub-head's S clusters summed into K groups
-            post = chunk[method.report_head]  # h×b×S
+            post = chunk[method.grouped_head or method.report_head]  # h×b×S
             groups = method.cluster_groups.to(post.device)  # h×S
             chunk[method.report_head] = torch.bmm(post, torch.nn.functional.one_hot(groups, int(groups.max()) + 1).to(post.dtype))
         yield start, {head: post.float().cpu().numpy() for head, post in chunk.items()}

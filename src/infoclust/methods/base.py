@@ -85,6 +85,7 @@ class Method(ABC):
     # h×S: per sub-head, the group in [0, K) of each of the report head's S clusters once K is chosen
     # after training (``cluster_count``): the reported posteriors are each group's summed; None = the S clusters
     cluster_groups: torch.Tensor | None = None
+    grouped_head: str | None = None  # the head whose S clusters ``cluster_groups`` groups (None: the report head)
 
     def __init__(self, cfg: RunConfig, device: torch.device, dist: DistContext = DistContext()):
         self.cfg, self.device, self.dist = cfg, device, dist

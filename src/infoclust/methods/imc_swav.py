@@ -162,10 +162,14 @@ class IMCSwAV(Method):
 
     @torch.no_grad()
     def predict(self, samples: torch.Tensor) -> dict[str, torch.Tensor]:
-        """B images → {"y": 1×B×K} the classifier's posteriors on the whole image, eval mode."""
-        self.encoder.eval()
-        self.classifier.eval()
-        return {HEAD: self.classifier(self.encoder(self.views.clean(samples))).softmax(dim=1)[None]}
+        """B images → {"y": 1×B×K the classifier's posteriors, "prototypes": 1×B×k' the softmax of
+        the prototypes' scores at the loss's temperature} on the whole image, eval mode."""
+        for module in self.modules.values():
+            module.eval()
+        features = self.encoder(self.views.clean(samples))
+        scores = self.prototypes(F.normalize(self.projection(features), dim=1))
+        return {HEAD: self.classifier(features).softmax(dim=1)[None],
+                "prototypes": (scores / self.cfg.objective.temperature).softmax(dim=1)[None]}
 
     @torch.no_grad()
     def features(self, samples: torch.Tensor) -> torch.Tensor:
