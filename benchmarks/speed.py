@@ -20,7 +20,8 @@ gave them (found with forward hooks during one step), a trivial loss (the output
 and a plain Adam over their parameters: what the network costs without the method's own work.
 ``ratio`` = step / bare in images per second (the issue asks ≥ 0.8). ``--profile FILE`` writes
 ``torch.profiler``'s tables of the timed step (by device time and by host time) and adds each
-step's device-busy milliseconds and kernel launches to the JSON. With ``--compare-dataloader``
+step's device-busy milliseconds, kernel launches and operators that reach a kernel (counted on any
+device: the launch count a GPU would see, within the few that a fused kernel saves) to the JSON. With ``--compare-dataloader``
 (IIC) it also times the authors' design: each image augmented on its own in DataLoader worker
 processes (torch ops per image, no batching), feeding the same network step.
 """
@@ -161,6 +162,23 @@ def graphed(method, device: torch.device):
                           samples.to(device), ctx.indices.to(device))
 
     return step
+
+
+def operations_per_step(step) -> int:
+    """Operators that reach a backend kernel during one ``step()`` (forward, backward and optimiser;
+    about one kernel launch each on a GPU): a count that the CPU can take too."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Counter(TorchDispatchMode):
+        count = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            Counter.count += 1
+            return func(*args, **(kwargs or {}))
+
+    with Counter():
+        step()
+    return Counter.count
 
 
 def profile(step, steps: int, device: torch.device, path: Path) -> dict:
@@ -305,6 +323,8 @@ def main() -> None:
                ratio=round(bare_s / step_s, 3))
     if args.profile:
         out.update(profile(step, args.steps, device, args.profile))
+        if not args.force_graphs:
+            out["operations_per_step"] = operations_per_step(step)
     if args.compare_dataloader:
         out["dataloader_img_s"] = round(dataloader_rate(method, cfg, args, device, inputs_per_step), 1)
         out["dataloader_workers"] = args.workers
