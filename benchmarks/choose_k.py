@@ -6,7 +6,9 @@
 ``blobs``: ``sklearn.datasets.make_blobs`` with K ∈ {3, 5, 10, 20, 30} true clusters of 100
 samples, in 10 and 50 dimensions, spreads (cluster_std) 1, 2.5 and 4 (the centres drawn in
 [-10, 10]: at 4 in 10 dimensions neighbouring blobs overlap), standardised. ``digits``: scikit-learn's 8×8 digits as 64-d vectors
-(standardised), K = 10; beside the auto fit, a fit given the true K.
+(standardised), K = 10; beside the auto fit, a fit given the true K. ``features --first RUN``:
+Fashion-MNIST embedded by a finished first-stage run, fitted on the training images and scored on
+the test images, auto and K = 10 (``--methods gemclus-rim`` beside the TEMI runs of the CLI).
 Each fit is one estimator ``infoclust.<METHOD>(n_clusters="auto", random_state=SEED)`` with its
 defaults (max_clusters 50; ``--epochs`` sets the passes); labels only score (ACC and NMI at the chosen K). One JSON line per fit
 in OUT/<part>.jsonl with its wall seconds, date and machine; a rerun skips the fits already there
@@ -44,21 +46,40 @@ BLOB_SPREADS = (1.0, 2.5, 4.0)
 PER_CLUSTER = 100
 
 
-def blob_sets(seed: int):
-    """(name, X, y) of every blob set of one seed."""
+def blob_sets(seed: int, first: Path | None = None):
+    """(name, X, y) of every blob set of one seed (fitted and scored on the same samples)."""
     for k, dims, spread in itertools.product(BLOB_K, BLOB_DIMS, BLOB_SPREADS):
         x, y = make_blobs(n_samples=PER_CLUSTER * k, centers=k, n_features=dims, cluster_std=spread,
                           random_state=seed)
         yield f"K={k} d={dims} std={spread:g}", StandardScaler().fit_transform(x), y
 
 
-def digit_sets(seed: int):
+def digit_sets(seed: int, first: Path | None = None):
     data = load_digits()
     yield "digits", StandardScaler().fit_transform(data.data), data.target
 
 
-def fit(method: str, x: np.ndarray, y: np.ndarray, seed: int, n_clusters: int | str, epochs: int | None) -> dict:
-    """One fit: the K it reports, ACC and NMI at that K (labels only score), wall seconds."""
+def feature_sets(seed: int, first: Path | None = None):
+    """Fashion-MNIST's training and test images embedded by the finished run ``first`` (the two-stage
+    pipeline's first stage), standardised by the training features: (name, X, y, X_eval, y_eval)."""
+    from infoclust.data import load_dataset
+    from infoclust.engine import embedded_by
+
+    train, test = embedded_by(first, load_dataset("fashion-mnist", split="train", progress=False),
+                              load_dataset("fashion-mnist", split="test", progress=False))
+    scaler = StandardScaler().fit(train.images)
+    yield (f"fashion-mnist features of {first.name}", scaler.transform(train.images), train.labels,
+           scaler.transform(test.images), test.labels)
+
+
+SETS = {"blobs": blob_sets, "digits": digit_sets, "features": feature_sets}
+
+
+def fit(method: str, x: np.ndarray, y: np.ndarray, seed: int, n_clusters: int | str, epochs: int | None,
+        x_eval: np.ndarray | None = None, y_eval: np.ndarray | None = None) -> dict:
+    """One fit on ``x``: the K it reports, ACC and NMI at that K on ``x_eval`` (default ``x``;
+    labels only score), wall seconds of fit and prediction."""
+    x_eval, y = (x, y) if x_eval is None else (x_eval, y_eval)
     start = time.perf_counter()
     if method in GEMCLUS:
         import importlib
@@ -66,32 +87,32 @@ def fit(method: str, x: np.ndarray, y: np.ndarray, seed: int, n_clusters: int | 
         module, name, settings = GEMCLUS[method]
         model = getattr(importlib.import_module(f"gemclus.{module}"), name)(
             n_clusters=MAX_CLUSTERS if n_clusters == "auto" else n_clusters, random_state=seed, **settings)
-        used, labels = np.unique(model.fit_predict(x), return_inverse=True)  # its labels numbered 0..K-1
+        used, labels = np.unique(model.fit(x).predict(x_eval), return_inverse=True)  # its labels numbered 0..K-1
         k = len(used)
     else:
         estimator = getattr(infoclust, ESTIMATORS[method])(n_clusters=n_clusters, random_state=seed, epochs=epochs)
-        labels = estimator.fit_predict(x.astype(np.float32))
+        labels = estimator.fit(x.astype(np.float32)).predict(x_eval.astype(np.float32))
         k = estimator.n_clusters_
     return {"k": int(k), "acc": round(cluster_acc(labels, y, max(k, int(y.max()) + 1)), 4),
             "nmi": round(float(normalized_mutual_info_score(y, labels)), 4),
             "seconds": round(time.perf_counter() - start, 1)}
 
 
-def run(part: str, methods: list[str], seeds: list[int], out: Path, epochs: int | None) -> list[dict]:
+def run(part: str, methods: list[str], seeds: list[int], out: Path, epochs: int | None,
+        first: Path | None = None) -> list[dict]:
     path = out / f"{part}.jsonl"
     done = [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
     seen = {(r["method"], r["seed"], r["set"], r["given"], r["epochs"]) for r in done}
-    sets = blob_sets if part == "blobs" else digit_sets
     out.mkdir(parents=True, exist_ok=True)
     for seed in seeds:
-        for name, x, y in sets(seed):
+        for name, x, y, *held_out in SETS[part](seed, first):
             true_k = int(y.max()) + 1
             for method in methods:
-                for given in (["auto", true_k] if part == "digits" else ["auto"]):
+                for given in (["auto"] if part == "blobs" else ["auto", true_k]):
                     if (method, seed, name, str(given), epochs) in seen:
                         continue
                     row = {"method": method, "seed": seed, "set": name, "true_k": true_k, "given": str(given),
-                           "epochs": epochs, **fit(method, x, y, seed, given, epochs), "date": date.today().isoformat(), "machine": describe()}
+                           "epochs": epochs, **fit(method, x, y, seed, given, epochs, *held_out), "date": date.today().isoformat(), "machine": describe()}
                     with path.open("a") as file:
                         file.write(json.dumps(row) + "\n")
                     done.append(row)
@@ -118,13 +139,17 @@ def table(rows: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("part", choices=["blobs", "digits"])
+    parser.add_argument("part", choices=sorted(SETS))
+    parser.add_argument("--first", type=Path, help="features: the finished first-stage run that embeds the images")
     parser.add_argument("--methods", nargs="+", default=["temi", "imsat"], choices=[*ESTIMATORS, *GEMCLUS])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, help="passes of every fit (default: each method's own)")
     parser.add_argument("--out", type=Path, default=Path("results/choose-k"))
     args = parser.parse_args()
-    rows = [r for r in run(args.part, args.methods, args.seeds, args.out, args.epochs) if r["epochs"] == args.epochs]
+    if args.part == "features" and args.first is None:
+        parser.error("features: expected --first RUN, a finished first-stage run")
+    rows = [r for r in run(args.part, args.methods, args.seeds, args.out, args.epochs, args.first)
+            if r["epochs"] == args.epochs]
     print(f"\n{describe()}, {date.today()}\n")
     print(table(rows))
 

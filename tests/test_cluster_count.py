@@ -152,6 +152,8 @@ def test_an_over_clustering_head_is_read_at_any_k_after_training(tmp_path, capsy
     line = capsys.readouterr().out
     assert "(chosen: the largest eigengap) of 20 clusters trained of head A" in line
     assert json.loads((run / "summary.json").read_text())["n_clusters"] == 10  # the run folder is unchanged
+    assert main(["evaluate", str(run), "--head", "A", "--clusters", "25"]) == 2
+    assert "25 clusters asked of a head with" in capsys.readouterr().err
     assert main(["evaluate", str(run), "--head", "Z"]) == 2
     assert "head 'Z': this iic run has the heads A, B; expected one of them" in capsys.readouterr().err
 
