@@ -6,8 +6,8 @@
 ``blobs``: ``sklearn.datasets.make_blobs`` with K ∈ {3, 5, 10, 20, 30} true clusters of 100
 samples, in 10 and 50 dimensions, spreads (cluster_std) 1, 2.5 and 4 (the centres drawn in
 [-10, 10]: at 4 in 10 dimensions neighbouring blobs overlap), standardised. ``digits``: scikit-learn's 8×8 digits as 64-d vectors
-(standardised), K = 10; beside the auto fit, a fit given the true K. ``features --first RUN``:
-Fashion-MNIST embedded by a finished first-stage run, fitted on the training images and scored on
+(standardised), K = 10; beside the auto fit, a fit given the true K. ``features [--first RUN]``:
+Fashion-MNIST embedded by a finished first-stage run (without it: the pixels as vectors), fitted on the training images and scored on
 the test images, auto and K = 10 (``--methods gemclus-rim`` beside the TEMI runs of the CLI).
 Each fit is one estimator ``infoclust.<METHOD>(n_clusters="auto", random_state=SEED)`` with its
 defaults (max_clusters 50; ``--epochs`` sets the passes); labels only score (ACC and NMI at the chosen K). One JSON line per fit
@@ -61,15 +61,18 @@ def digit_sets(seed: int, first: Path | None = None):
 
 def feature_sets(seed: int, first: Path | None = None):
     """Fashion-MNIST's training and test images embedded by the finished run ``first`` (the two-stage
-    pipeline's first stage), standardised by the training features: (name, X, y, X_eval, y_eval)."""
+    pipeline's first stage; None: the pixels as 784-d vectors), standardised by the training
+    features: (name, X, y, X_eval, y_eval)."""
     from infoclust.data import load_dataset
     from infoclust.engine import embedded_by
 
-    train, test = embedded_by(first, load_dataset("fashion-mnist", split="train", progress=False),
-                              load_dataset("fashion-mnist", split="test", progress=False))
-    scaler = StandardScaler().fit(train.images)
-    yield (f"fashion-mnist features of {first.name}", scaler.transform(train.images), train.labels,
-           scaler.transform(test.images), test.labels)
+    train, test = (load_dataset("fashion-mnist", split=split, progress=False) for split in ("train", "test"))
+    if first is not None:
+        train, test = embedded_by(first, train, test)
+    x, x_eval = (data.images.reshape(len(data.images), -1).astype(np.float32) for data in (train, test))
+    scaler = StandardScaler().fit(x)
+    name = f"fashion-mnist features of {first.name}" if first is not None else "fashion-mnist pixels"
+    yield name, scaler.transform(x), train.labels, scaler.transform(x_eval), test.labels
 
 
 SETS = {"blobs": blob_sets, "digits": digit_sets, "features": feature_sets}
@@ -140,14 +143,13 @@ def table(rows: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("part", choices=sorted(SETS))
-    parser.add_argument("--first", type=Path, help="features: the finished first-stage run that embeds the images")
+    parser.add_argument("--first", type=Path, help="features: the finished first-stage run that embeds the images "
+                                                   "(none: the pixels)")
     parser.add_argument("--methods", nargs="+", default=["temi", "imsat"], choices=[*ESTIMATORS, *GEMCLUS])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, help="passes of every fit (default: each method's own)")
     parser.add_argument("--out", type=Path, default=Path("results/choose-k"))
     args = parser.parse_args()
-    if args.part == "features" and args.first is None:
-        parser.error("features: expected --first RUN, a finished first-stage run")
     rows = [r for r in run(args.part, args.methods, args.seeds, args.out, args.epochs, args.first)
             if r["epochs"] == args.epochs]
     print(f"\n{describe()}, {date.today()}\n")
