@@ -99,3 +99,20 @@ def test_bilinear_sample_equals_grid_sample_forward_and_backward():
     (g_theirs,) = torch.autograd.grad((theirs * upstream).sum(), x)
     assert theirs.abs().sum() > 0 and (theirs == 0).any()  # some points fall outside the image
     assert torch.allclose(ours, theirs, atol=1e-12) and torch.allclose(g_ours, g_theirs, atol=1e-12)
+
+
+def test_the_closed_form_affine_inverse_undoes_the_map():
+    from infoclust.views import affine_inverse
+
+    gen = torch.Generator().manual_seed(0)
+    theta = torch.randn(64, 2, 3, generator=gen, dtype=torch.float64)
+    theta[:, :, :2] += 2 * torch.eye(2, dtype=torch.float64)  # well away from singular
+    last = torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64).expand(64, 1, 3)
+    expected = torch.linalg.inv(torch.cat([theta, last], dim=1))[:, :2]
+    assert torch.allclose(affine_inverse(theta), expected, atol=1e-12)
+    # composed with its map it is the identity: [A⁻¹ | t'] ∘ [A | t] = [I | 0]
+    inverse = affine_inverse(theta)
+    composed = inverse[:, :, :2] @ theta
+    composed[:, :, 2:] += inverse[:, :, 2:]
+    assert torch.allclose(composed, torch.cat([torch.eye(2, dtype=torch.float64).expand(64, 2, 2),
+                                               torch.zeros(64, 2, 1, dtype=torch.float64)], dim=2), atol=1e-12)

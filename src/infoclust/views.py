@@ -204,6 +204,17 @@ class PairViews:
         return to_network_input(x, self.input_mode)
 
 
+def affine_inverse(theta: torch.Tensor) -> torch.Tensor:
+    """The inverse maps of B×2×3 affine maps [A | t] (A invertible): [A⁻¹ | −A⁻¹ t], A⁻¹ in closed
+    form (adjugate / determinant). Elementwise on the device: unlike ``torch.linalg.inv``, which
+    checks for a singular matrix on the host (a synchronisation, and a step a CUDA graph cannot
+    hold)."""
+    a, b, c, d = theta[:, 0, 0], theta[:, 0, 1], theta[:, 1, 0], theta[:, 1, 1]
+    det = a * d - b * c
+    inv = torch.stack([torch.stack([d, -b], dim=-1), torch.stack([-c, a], dim=-1)], dim=1) / det[:, None, None]
+    return torch.cat([inv, -(inv @ theta[:, :, 2:])], dim=2)
+
+
 def bilinear_sample(x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     """``F.grid_sample(x, grid, "bilinear", "zeros", align_corners=False)`` built from gathers:
     x B×C×H×W, grid B×Ho×Wo×2 → B×C×Ho×Wo. Its gradient to ``x`` is deterministic on CUDA under
@@ -263,9 +274,7 @@ class DenseViews:
     def undo(outputs: torch.Tensor, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """View 2's outputs (B×K×H×W) on view 1's pixels (bilinear), and the B×1×H×W mask of view 1's
         pixels that view 2 saw (1) or not (0, outside its field after rotation or zoom)."""
-        last = constant((0.0, 0.0, 1.0), theta.device).expand(len(theta), 1, 3)
-        inverse = torch.linalg.inv(torch.cat([theta, last], dim=1))[:, :2]
-        grid = F.affine_grid(inverse, list(outputs.shape), align_corners=False)
+        grid = F.affine_grid(affine_inverse(theta), list(outputs.shape), align_corners=False)
         back = bilinear_sample(outputs, grid)
         inside = (grid.abs() <= 1).all(dim=-1, keepdim=True).permute(0, 3, 1, 2)
         return back, inside.to(outputs.dtype)

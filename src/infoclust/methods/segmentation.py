@@ -39,7 +39,7 @@ class DenseIIC(HeadPasses):
         net = SegmentationNet(network_channels(cfg, sample_shape[0]), heads, m.sub_heads, m.width, m.padding)
         self.model = synchronise_batchnorm(net, dist).to(device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.train.lr)
-        self.graphs = None  # its step inverts the view maps with a host-checked solver: not recordable
+        self.graphs = None  # its step makes no host sync now (views.affine_inverse) but is untested as a graph on a GPU
         self.cycle = parse_schedule(cfg.train.head_schedule, list(heads))
         self.heads = list(heads)
 
