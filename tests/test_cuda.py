@@ -105,3 +105,32 @@ def test_a_training_run_on_the_gpu_records_its_step_by_default(tiny_overrides):
     trainer = Trainer(cfg, load_dataset("digits", progress=False), progress=False)
     trainer.fit()
     assert trainer.method.graphs is not None and trainer.method.graphs.graphs
+
+
+@pytest.mark.parametrize("name", ["dccs", "imc-swav", "iic-seg", "temi"])
+def test_a_step_of_every_method_makes_no_host_sync(name):
+    """What a CUDA graph needs of a step (graphs.py), and what keeps a GPU busy: no host
+    synchronisation and no blocking copy from the host. Steps 6-11 run under torch.cuda's sync debug
+    mode "error" (the first 6 warm up lazy initialisations; DCCS's cycle of critic and encoder steps
+    is 6 at most in its quick settings)."""
+    from infoclust.data import load_dataset
+    from infoclust.machine import configure_determinism
+    from infoclust.methods import StepContext, build_method, resolve_config
+    from infoclust.prediction import sample_tensor
+    from infoclust.rng import Rng
+    from tests.methods.test_contract import quick
+
+    configure_determinism(True)
+    images = sample_tensor(load_dataset("digits", progress=False)).cuda()
+    cfg = resolve_config(load_config(None, quick(name, "train.device=cuda", "train.cuda_graphs=false"), method=name),
+                         tuple(images.shape[1:]), 10, len(images))
+    method = build_method(cfg, tuple(images.shape[1:]), torch.device("cuda"))
+    method.prepare(images)
+    rng, b = Rng.seeded(1, "cuda"), cfg.train.batch_size
+    try:
+        for step in range(12):
+            torch.cuda.set_sync_debug_mode("error" if step >= 6 else 0)
+            idx = torch.arange(step * b, (step + 1) * b, device="cuda") % len(images)
+            method.train_step(images[idx], StepContext(next(e for e in range(9) if method.may_report(e)), step, rng, idx))
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
