@@ -113,15 +113,16 @@ class TEMI(Method):
         with torch.no_grad():
             t1, t2 = (self._posteriors(self.teacher, v, o.teacher_temp) for v in (x, partner))
             batch_marginal = ctx.dist.reduce(torch.cat([t1, t2], dim=1).mean(dim=1))
-            self.marginal = o.marginal_momentum * self.marginal + (1 - o.marginal_momentum) * batch_marginal
+            # the running state is updated in place, as a step recorded as a CUDA graph must
+            self.marginal.copy_(o.marginal_momentum * self.marginal + (1 - o.marginal_momentum) * batch_marginal)
             weight = (t1 * t2).sum(-1).mean(0) if o.weight == "teacher" else None  # B
         s1, s2 = (self._posteriors(self.student, v, o.student_temp) for v in (x, partner))
         prior = self.marginal.pow(o.prior_power)
         per_head = (temi_loss(s2, t1, prior, o.beta, weight) + temi_loss(s1, t2, prior, o.beta, weight)) / 2
         with torch.no_grad():
             seen = ctx.dist.reduce(per_head.detach())
-            self.head_loss = torch.where(self.head_loss.isnan(), seen,
-                                         LOSS_MOMENTUM * self.head_loss + (1 - LOSS_MOMENTUM) * seen)
+            self.head_loss.copy_(torch.where(self.head_loss.isnan(), seen,
+                                             LOSS_MOMENTUM * self.head_loss + (1 - LOSS_MOMENTUM) * seen))
         return per_head.mean(), ({} if weight is None else {"weight": weight.mean()})
 
     def _self_label_loss(self, x: torch.Tensor, partner: torch.Tensor, ctx: StepContext) -> tuple[torch.Tensor, dict]:
@@ -179,7 +180,8 @@ class TEMI(Method):
         self.student.load_state_dict(state["student"])
         self.teacher.load_state_dict(state["teacher"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.marginal, self.head_loss = state["marginal"].to(self.device), state["head_loss"].to(self.device)
+        # copies: the step updates them in place, and must not write into the caller's state
+        self.marginal, self.head_loss = (state[key].to(self.device).clone() for key in ("marginal", "head_loss"))
         self.shift, self.spread = state["shift"].to(self.device), state["spread"].to(self.device)
 
     @staticmethod
