@@ -33,3 +33,17 @@ def kill_and_resume(cfg, tmp_path, method_class, at_call: int, monkeypatch):
         train(cfg, tmp_path / "cut", progress=False)
     monkeypatch.setattr(method_class, "train_step", original)
     return full, train(None, tmp_path / "cut", resume=True, progress=False)
+
+
+def write_digits_folder(folder, count: int):
+    """The first ``count`` of scikit-learn's digits as 8-bit PNGs in one subfolder per class
+    (``folder/<label>/<i>.png``), as a user's photo folder; returns ``folder``."""
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    for i, (pixels, label) in enumerate(zip(digits.images[:count], digits.target[:count])):
+        (folder / str(label)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.rint(pixels * (255 / 16)).astype(np.uint8)).save(folder / str(label) / f"{i:03d}.png")
+    return folder

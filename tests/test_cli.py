@@ -177,10 +177,10 @@ def test_config_show_reads_the_dataset_of_the_config_file(capsys, tmp_path):
 def _tiny_train(out, *extra: str) -> list[str]:
     from tests.conftest import TINY
 
-    args = ["train", "--data", "digits", "--out", str(out), *extra]
+    args = ["train", "--data", "digits", "--out", str(out)]
     for item in TINY:
         args += ["--set", item]
-    return args
+    return args + list(extra)  # after the tiny settings, so that a --set in extra wins
 
 
 def test_a_run_says_what_it_will_do_and_why_it_stopped_without_frames_in_a_log(tmp_path, capsys):

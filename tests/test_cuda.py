@@ -59,22 +59,31 @@ def test_deterministic_defaults_to_on_on_cuda(tiny_overrides):
     assert trainer.cfg.train.deterministic is True and torch.backends.cudnn.deterministic
 
 
-def _steps_on_digits(name: str, warmup: int, steps: int = 8):
-    """``steps`` training steps of method ``name`` (its quick settings) on digits on the GPU, the
-    step recorded as a CUDA graph after ``warmup`` eager ones; → (method, losses, generator state)."""
+def _method_on_digits(name: str, *extra: str):
+    """(method, digits images on the GPU, config) of method ``name`` with its quick settings and
+    ``extra``, deterministic, built with seed 0 and prepared on the digits."""
     from infoclust.data import load_dataset
     from infoclust.machine import configure_determinism
     from infoclust.prediction import sample_tensor
-    from infoclust.methods import StepContext, build_method, resolve_config
-    from infoclust.rng import Rng
+    from infoclust.methods import build_method, resolve_config
     from tests.methods.test_contract import quick
 
     configure_determinism(True)
-    sets = quick(name, "train.device=cuda")
     images = sample_tensor(load_dataset("digits", progress=False)).cuda()
-    cfg = resolve_config(load_config(None, sets, method=name), tuple(images.shape[1:]), 10, len(images))
+    cfg = resolve_config(load_config(None, quick(name, "train.device=cuda", *extra), method=name),
+                         tuple(images.shape[1:]), 10, len(images))
     torch.manual_seed(0)
     method = build_method(cfg, tuple(images.shape[1:]), torch.device("cuda"))
+    return method, images, cfg
+
+
+def _steps_on_digits(name: str, warmup: int, steps: int = 8):
+    """``steps`` training steps of method ``name`` (its quick settings) on digits on the GPU, the
+    step recorded as a CUDA graph after ``warmup`` eager ones; → (method, losses, generator state)."""
+    from infoclust.methods import StepContext
+    from infoclust.rng import Rng
+
+    method, images, cfg = _method_on_digits(name)
     method.graphs.warmup = warmup
     method.prepare(images)
     rng, order = Rng.seeded(1, "cuda"), torch.randperm(len(images), generator=torch.Generator().manual_seed(0)).cuda()
@@ -113,18 +122,10 @@ def test_a_step_of_every_method_makes_no_host_sync(name):
     synchronisation and no blocking copy from the host. Steps 6-11 run under torch.cuda's sync debug
     mode "error" (the first 6 warm up lazy initialisations; DCCS's cycle of critic and encoder steps
     is 6 at most in its quick settings)."""
-    from infoclust.data import load_dataset
-    from infoclust.machine import configure_determinism
-    from infoclust.methods import StepContext, build_method, resolve_config
-    from infoclust.prediction import sample_tensor
+    from infoclust.methods import StepContext
     from infoclust.rng import Rng
-    from tests.methods.test_contract import quick
 
-    configure_determinism(True)
-    images = sample_tensor(load_dataset("digits", progress=False)).cuda()
-    cfg = resolve_config(load_config(None, quick(name, "train.device=cuda", "train.cuda_graphs=false"), method=name),
-                         tuple(images.shape[1:]), 10, len(images))
-    method = build_method(cfg, tuple(images.shape[1:]), torch.device("cuda"))
+    method, images, cfg = _method_on_digits(name, "train.cuda_graphs=false")
     method.prepare(images)
     rng, b = Rng.seeded(1, "cuda"), cfg.train.batch_size
     try:

@@ -227,15 +227,17 @@ def test_closing_is_a_no_op_alone_or_before_joining():
     assert not dist.is_initialized()
 
 
-def test_nproc_two_trains_digits_end_to_end(tmp_path, capsys):
+def nproc_two_args(data: str, out) -> list[str]:
+    """``infoclust train --nproc 2`` of ``data`` into ``out`` for one pass of the tiny settings."""
     from tests.conftest import TINY
 
+    args = ["train", "--nproc", "2", "--data", data, "--quiet", "--out", str(out), "--set", "train.epochs=1"]
+    return args + [a for item in TINY if not item.startswith("train.epochs") for a in ("--set", item)]
+
+
+def test_nproc_two_trains_digits_end_to_end(tmp_path, capsys):
     out = tmp_path / "run"
-    args = ["train", "--nproc", "2", "--data", "digits", "--quiet", "--out", str(out), "--set", "train.epochs=1"]
-    for item in TINY:
-        if not item.startswith("train.epochs"):
-            args += ["--set", item]
-    assert main(args) == 0
+    assert main(nproc_two_args("digits", out)) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["processes"] == 2 and summary["n_samples"] == 1797 and np.isfinite(summary["acc"])
     lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
@@ -246,24 +248,13 @@ def test_nproc_two_trains_digits_end_to_end(tmp_path, capsys):
 def test_nproc_two_train_from_one_on_disk_pixel_cache(tmp_path, monkeypatch):
     """A folder read through the on-disk cache (INFOCLUST_IN_MEMORY_MIB=0) under torchrun: both
     processes read the one cache file, nothing half-built is left, the run scores every image."""
-    from PIL import Image
-    from sklearn.datasets import load_digits
-
-    from tests.conftest import TINY
+    from tests.conftest import write_digits_folder
 
     monkeypatch.setenv("INFOCLUST_IN_MEMORY_MIB", "0")
     monkeypatch.setenv("INFOCLUST_DATA", str(tmp_path / "cache"))
-    digits = load_digits()
-    folder = tmp_path / "digits"
-    for i, (pixels, label) in enumerate(zip(digits.images[:300], digits.target[:300])):
-        (folder / str(label)).mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.rint(pixels * (255 / 16)).astype(np.uint8)).save(folder / str(label) / f"{i:03d}.png")
+    folder = write_digits_folder(tmp_path / "digits", 300)
     out = tmp_path / "run"
-    args = ["train", "--nproc", "2", "--data", str(folder), "--quiet", "--out", str(out), "--set", "train.epochs=1"]
-    for item in TINY:
-        if not item.startswith("train.epochs"):
-            args += ["--set", item]
-    assert main(args) == 0
+    assert main(nproc_two_args(str(folder), out)) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["processes"] == 2 and summary["n_samples"] == 300 and np.isfinite(summary["acc"])
     files = sorted(p.name for p in (tmp_path / "cache").rglob("*") if p.is_file())

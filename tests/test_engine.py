@@ -199,19 +199,12 @@ def test_deterministic_defaults_to_on_for_the_cpu_and_is_recorded(setting, expec
 def test_a_folder_read_from_the_disk_cache_trains_as_one_held_in_memory(tmp_path, tiny_overrides, monkeypatch):
     """Same seed, same figures whether a folder's pixels are held or read batch by batch from the
     on-disk cache; and no read asks for more than a prediction chunk of images."""
-    import numpy as np
-    from PIL import Image
-    from sklearn.datasets import load_digits
-
     from infoclust.data import pixel_cache
     from infoclust.prediction import CHUNK
+    from tests.conftest import write_digits_folder
 
     monkeypatch.setenv("INFOCLUST_DATA", str(tmp_path / "cache"))
-    digits = load_digits()
-    folder = tmp_path / "digits"
-    for i, (pixels, label) in enumerate(zip(digits.images[:400], digits.target[:400])):
-        (folder / str(label)).mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.rint(pixels * (255 / 16)).astype(np.uint8)).save(folder / str(label) / f"{i:03d}.png")
+    folder = write_digits_folder(tmp_path / "digits", 400)
     cfg = lambda: load_config(None, tiny_overrides + ["train.epochs=2", f"data.name={folder}"], seed=1)  # noqa: E731
     held = train(cfg(), tmp_path / "held", progress=False)
     monkeypatch.setattr(pixel_cache, "IN_MEMORY_BYTES", 0)

@@ -314,7 +314,7 @@ class Trainer:
         k = chosen.chosen if k is None else k
         chosen.groups(k)  # one line when K is more than the selected sub-head's non-empty clusters
         self.method.cluster_groups = torch.from_numpy(np.stack([c.groups(min(k, len(c.kept))) for c in counts]))
-        self.method.grouped_head = None if head == self.method.report_head else head
+        self.method.grouped_head = head
         self.clusters_read = k
         return chosen
 
@@ -324,7 +324,7 @@ class Trainer:
         count = self.choose_clusters(k, head)
         figures = {**self.evaluate(), **{key: self.last_eval[key] for key in RUN_KEYS if key in self.last_eval}}
         figures["k_choice"] = {**count.record(), "read_at": self.clusters_read,
-                               "head": self.method.grouped_head or self.method.report_head,
+                               "head": self.method.grouped_head,
                                "groups": self.method.cluster_groups.tolist()}
         return figures
 
@@ -597,8 +597,7 @@ def load_trainer(out: str | Path, progress: bool = False, dataset: Dataset | Non
     summary = json.loads(run.summary_path.read_text()) if run.summary_path.is_file() else {}
     if "k_choice" in summary:  # the K groups the finished run reports
         trainer.method.cluster_groups = torch.tensor(summary["k_choice"]["groups"])
-        head = summary["k_choice"].get("head", trainer.method.report_head)
-        trainer.method.grouped_head = None if head == trainer.method.report_head else head
+        trainer.method.grouped_head = summary["k_choice"].get("head")  # none in runs before heads were read
     return trainer
 
 

@@ -152,7 +152,7 @@ class IMCSwAV(Method):
         length = o.queue_length // ctx.dist.world_size
         if length and ctx.epoch >= o.queue_start_epoch and self.queue.numel() == 0:
             self.queue = torch.zeros(o.assign_views, length, embeddings[0].shape[1], device=self.device)
-        assigned = torch.stack([s.detach() for s in scores[:o.assign_views]])  # A×b×k'
+        assigned = torch.stack(scores[:o.assign_views]).detach()  # A×b×k'
         b = assigned.shape[1]
         if self.queue.numel() and self.queue_filled >= length:
             assigned = torch.cat([self.prototypes(self.queue[:o.assign_views]), assigned], dim=1)
