@@ -12,10 +12,8 @@ and the random batch is already there; the global step moves on with each timed 
 figure averages its critic and encoder steps in their schedule.
 
 ``step_img_s``: network inputs per second through the whole step (views, every forward, the loss,
-backward, the optimisers), replayed as a CUDA graph where the method records its step (unless
-``--no-cuda-graphs``; ``--force-graphs`` records any method's step as one graph per kind of step, to
-see what a graph would win: where the step makes a host sync the recording fails, and that is
-reported). ``bare_img_s``: the same modules called on ready float inputs of the shapes the step
+backward, the optimisers), replayed as CUDA graphs on a GPU (one per kind of step; unless
+``--no-cuda-graphs``). ``bare_img_s``: the same modules called on ready float inputs of the shapes the step
 gave them (found with forward hooks during one step), a trivial loss (the outputs' sum), backward
 and a plain Adam over their parameters: what the network costs without the method's own work.
 ``ratio`` = step / bare in images per second (the issue asks ≥ 0.8). ``--profile FILE`` writes
@@ -36,7 +34,6 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from infoclust.graphs import StepGraphs
 from infoclust.losses import iic_loss
 from infoclust.machine import configure_determinism, describe, select_device
 from infoclust.methods import StepContext, build_method, load_config, resolve_config
@@ -147,23 +144,6 @@ def bare_step(method, calls, device: torch.device, lr: float):
     return bare
 
 
-def graphed(method, device: torch.device):
-    """Any method's ``train_step`` recorded as one CUDA graph per kind of step (the pass, and
-    DCCS's critic or encoder step), its optimisers made capturable first."""
-    for value in vars(method).values():
-        if isinstance(value, torch.optim.Optimizer):
-            for group in value.param_groups:
-                group["capturable"] = True
-    graphs = StepGraphs()
-
-    def step(samples: torch.Tensor, ctx: StepContext):
-        kind = (ctx.epoch, getattr(method, "is_encoder_step", lambda s: None)(ctx.step))
-        return graphs.run(kind, lambda x, i: method.train_step(x, replace(ctx, indices=i)), ctx.rng.generator,
-                          samples.to(device), ctx.indices.to(device))
-
-    return step
-
-
 def operations_per_step(step) -> int:
     """Operators that reach a backend kernel during one ``step()`` (forward, backward and optimiser;
     about one kernel launch each on a GPU): a count that the CPU can take too."""
@@ -268,7 +248,6 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     parser.add_argument("--nondeterministic", action="store_true", help="let cuDNN pick the fastest algorithms")
     parser.add_argument("--no-cuda-graphs", action="store_true", help="run the step eagerly (train.cuda_graphs=false)")
-    parser.add_argument("--force-graphs", action="store_true", help="record any method's step as CUDA graphs (a trial)")
     parser.add_argument("--profile", type=Path, default=None, help="write torch.profiler's tables here")
     parser.add_argument("--compare-dataloader", action="store_true", help="IIC: per-image augmentation in workers")
     parser.add_argument("--workers", type=int, default=2)
@@ -277,8 +256,6 @@ def main() -> None:
 
     torch.manual_seed(0)
     device = select_device(args.device)
-    if args.force_graphs and device.type != "cuda":
-        parser.error(f"--force-graphs records CUDA graphs: expected --device cuda, got {device}")
     configure_determinism(not args.nondeterministic)
     config, shape, _, recipe_sets = RECIPES[args.method]
     shape = tuple(args.shape or shape)
@@ -288,24 +265,22 @@ def main() -> None:
     sets += [f"model.backbone={args.backbone or 'vgg6c'}"] if args.method == "iic" else []
     for key, value in (("train.batch_size", args.batch), ("train.repeats", args.repeats), ("model.width", args.width)):
         sets += [f"{key}={value}"] if value is not None else []
-    sets += (["train.cuda_graphs=false"] if args.no_cuda_graphs or args.force_graphs else []) + args.set
+    sets += (["train.cuda_graphs=false"] if args.no_cuda_graphs else []) + args.set
     cfg, method, pool = build_recipe(args.method, args.config or config, shape, sets, device)
     batch = cfg.train.batch_size
     samples = pool[:batch]
     main_pass = next(e for e in range(100) if method.may_report(e))  # a pass of the reported head
     ctx = StepContext(main_pass, 0, Rng.seeded(0, device), torch.arange(batch, device=device))
-    run_step = graphed(method, device) if args.force_graphs else method.train_step
-
     def step() -> None:
         nonlocal ctx
-        run_step(samples, ctx)
+        method.train_step(samples, ctx)
         ctx = replace(ctx, step=ctx.step + 1)
 
     inputs_per_step = batch * (1 + getattr(cfg.train, "repeats", 0)) if args.method == "iic" else batch
     out = {"method": args.method, "config": config if args.config is None else args.config, "shape": list(shape),
            "batch": batch, "inputs_per_step": inputs_per_step, "threads": torch.get_num_threads(),
            "device": str(device), "deterministic": not args.nondeterministic,
-           "cuda_graphs": "forced" if args.force_graphs else getattr(method, "graphs", None) is not None,
+           "cuda_graphs": method.graphs is not None,
            "machine": describe(device), "torch": torch.__version__}
     if args.method == "iic":
         out.update(backbone=cfg.model.backbone, width=args.width, input_size=cfg.views.input_size,
@@ -313,7 +288,7 @@ def main() -> None:
     try:
         calls = record_calls(method, step)  # one eager step more than the warm-up
         step_s = timed(step, args.steps, args.warmup, device)
-    except RuntimeError as error:  # a forced recording of a step that syncs the host
+    except RuntimeError as error:  # a recording of a step that syncs the host
         out["error"] = str(error).splitlines()[0][:300]
         print(json.dumps(out))
         return
@@ -323,7 +298,7 @@ def main() -> None:
                ratio=round(bare_s / step_s, 3))
     if args.profile:
         out.update(profile(step, args.steps, device, args.profile))
-        if not args.force_graphs:
+        if method.graphs is None:
             out["operations_per_step"] = operations_per_step(step)
     if args.compare_dataloader:
         out["dataloader_img_s"] = round(dataloader_rate(method, cfg, args, device, inputs_per_step), 1)

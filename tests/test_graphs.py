@@ -33,13 +33,13 @@ def test_true_where_graphs_cannot_run_is_one_error_naming_why(device, dist, obst
         use_cuda_graphs(True, device, dist, obstacle)
 
 
-def test_mixup_is_the_one_info_transform_that_cannot_be_recorded():
+def test_mixup_and_the_neighbour_view_are_the_steps_that_are_not_recorded():
     assert graph_obstacle(load_config(None, [], method="iic")) is None
     assert graph_obstacle(load_config(None, [], method="imsat")) is None
     mixup = load_config(None, ["objective.transform=mixup"], method="iic")
     assert "Mixup" in graph_obstacle(mixup)
-    for name in ("dccs", "imc-swav", "iic-seg"):
-        assert METHODS[name].graph_obstacle(load_config(None, [], method=name))
+    for name in ("dccs", "imc-swav", "iic-seg", "temi"):
+        assert METHODS[name].graph_obstacle(load_config(None, [], method=name)) is None
 
 
 def test_cli_with_cuda_graphs_on_a_cpu_stops_before_training_with_one_line(tmp_path, capsys, tiny_overrides):

@@ -76,11 +76,7 @@ def test_a_method_trains_logs_its_parts_and_predicts(name, digits, tmp_path):
     assert torch.equal(again, head)
 
 
-NOT_BIT_EXACT_ON_CUDA = pytest.mark.xfail(torch.cuda.is_available(), strict=False,
-                                          reason="DCCS's critic is not bit-exact on CUDA yet (issue 9, docs/methods.md)")
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=NOT_BIT_EXACT_ON_CUDA) if n == "dccs" else n for n in METHODS])
+@pytest.mark.parametrize("name", list(METHODS))
 def test_a_method_resumes_exactly(name, digits, tmp_path, monkeypatch):
     # a quick setting may collapse (iic-vat does at this seed): that is an outcome, not a contract breach
     cfg = load_config(None, quick(name, "train.epochs=2", "train.checkpoint_every=7", "train.on_collapse=continue"),

@@ -15,7 +15,6 @@ from ..data import channel_stats
 from ..config import RunConfig, validate_common
 from ..distributed import DistContext
 from ..errors import ConfigError, DataError
-from ..graphs import use_cuda_graphs
 from .base import REGISTRY, DataFacts, Method, MethodSpec, StepContext, default_method, method_spec
 from . import info  # noqa: F401  (registers iic, imsat, iic-vat)
 from . import dccs  # noqa: F401  (registers dccs)
@@ -89,11 +88,9 @@ def resolve_config(cfg: RunConfig, sample_shape: tuple[int, ...], n_classes: int
 
 def build_method(cfg: RunConfig, sample_shape: tuple[int, ...], device: torch.device,
                  dist: DistContext = DistContext()) -> Method:
-    spec = method_spec(cfg.method)
-    obstacle = spec.graph_obstacle(cfg)
-    # train.cuda_graphs = true where graphs cannot run stops here with one ConfigError
-    use_cuda_graphs(cfg.train.cuda_graphs, device, dist, obstacle and f"{cfg.method}: {obstacle}")
-    return spec.build(cfg, sample_shape, device, dist)
+    """The registered method ``cfg.method`` built for samples of ``sample_shape`` (``train.cuda_graphs
+    = true`` where its step cannot be recorded stops here with one ConfigError)."""
+    return method_spec(cfg.method).build(cfg, sample_shape, device, dist)
 
 
 __all__ = ["METHODS", "DataFacts", "Method", "MethodSpec", "StepContext", "build_method", "config_from_dict",

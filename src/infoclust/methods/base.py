@@ -17,7 +17,10 @@ from torch import nn
 from ..config import RunConfig
 from ..distributed import DistContext
 from ..errors import ConfigError
+from ..graphs import StepGraphs, use_cuda_graphs
 from ..rng import Rng
+
+Step = Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]  # (samples, indices) → named loss parts
 
 
 @dataclass
@@ -86,9 +89,53 @@ class Method(ABC):
     # after training (``cluster_count``): the reported posteriors are each group's summed; None = the S clusters
     cluster_groups: torch.Tensor | None = None
     grouped_head: str | None = None  # the head whose S clusters ``cluster_groups`` groups (None: the report head)
+    graphs: StepGraphs | None = None  # the steps replayed as CUDA graphs (``train.cuda_graphs``), None: eager
 
     def __init__(self, cfg: RunConfig, device: torch.device, dist: DistContext = DistContext()):
+        """Sets ``graphs`` as ``train.cuda_graphs`` asks where the method's step can be recorded (its
+        spec's ``graph_obstacle``); ``True`` where it cannot is one ConfigError naming why. A method
+        that records its steps builds its optimisers with ``capturable=self.graphs is not None``."""
         self.cfg, self.device, self.dist = cfg, device, dist
+        obstacle = method_spec(cfg.method).graph_obstacle(cfg)
+        recorded = use_cuda_graphs(cfg.train.cuda_graphs, device, dist, obstacle and f"{cfg.method}: {obstacle}")
+        self.graphs = StepGraphs() if recorded else None
+
+    def run_step(self, kind: object, step: Step, samples: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:
+        """``step(samples, indices)`` eagerly, or as the CUDA graph of its ``kind`` of step (a head, a
+        critic or an encoder step: whatever changes the step's work) when ``graphs`` is set. ``step``
+        reads the indices it is given, never ``ctx.indices`` (a graph reads its own copy), and draws
+        its random numbers from ``ctx.rng``."""
+        if self.graphs is None:
+            return step(samples, ctx.indices)
+        on_device = samples.to(self.device), ctx.indices.to(self.device)  # a graph copies nothing from the host
+        return self.graphs.run(kind, step, ctx.rng.generator, *on_device)
+
+    def set_learning_rate(self, optimizer: torch.optim.Optimizer, lr: float) -> None:
+        """Every group of ``optimizer`` at ``lr`` for the next step. With recorded steps the rate is a
+        device tensor filled in place (a recorded optimiser reads it at each replay; a Python number
+        would stay the recording's)."""
+        for group in optimizer.param_groups:
+            if self.graphs is None:
+                group["lr"] = lr
+            elif isinstance(group["lr"], torch.Tensor) and group["lr"].device == self.device:
+                group["lr"].fill_(lr)
+            else:  # the first step, or a loaded state (the graphs were dropped with it)
+                group["lr"] = torch.tensor(float(lr), device=self.device)
+
+    def optimisers_loaded(self, *optimizers: torch.optim.Optimizer) -> None:
+        """After ``load_state_dict`` of ``optimizers``: capturable as this run records steps, whatever
+        the saved run did, and any recorded graph dropped (the loaded state is new tensors)."""
+        for optimizer in optimizers:
+            for group in optimizer.param_groups:
+                group["capturable"] = self.graphs is not None
+                if self.graphs is None and isinstance(group["lr"], torch.Tensor):
+                    group["lr"] = group["lr"].item()  # a recorded run's rate, for an eager optimiser
+            if self.graphs is not None:  # an eager run's step counts stay on the host: a recorded step reads them on the device
+                for state in optimizer.state.values():
+                    if "step" in state:
+                        state["step"] = state["step"].to(self.device)
+        if self.graphs is not None:
+            self.graphs.reset()
 
     def prepare(self, samples: torch.Tensor, cache: PrepareCache | None = None) -> None:
         """Once per run, before training, with every training sample (e.g. IMSAT's VAT radii,
@@ -176,7 +223,7 @@ class MethodSpec:
     build: Callable[[RunConfig, tuple[int, ...], torch.device, DistContext], Method]
     summary: str = ""
     quick: dict = field(default_factory=dict)  # dotted-key values that train digits in seconds (contract test)
-    graph_obstacle: Callable[[RunConfig], str | None] = lambda cfg: "its step is not recorded as a CUDA graph"
+    graph_obstacle: Callable[[RunConfig], str | None] = lambda cfg: None
     # why a config's training step cannot be replayed as a CUDA graph (graphs.py), None when it can
     default: bool = False  # the method that runs when none is named (exactly one registered method)
     estimator: str = ""  # the class name of its scikit-learn estimator (``infoclust.<estimator>``), "" for none

@@ -47,10 +47,11 @@ class DCCS(Method):
         self.informer = informer.to(device)
         # the adversarial terms keep moving; KL(Zc(x) ‖ Zc(aug x)) goes flat at 0 in a collapse
         self.watched_loss = "aug" if o.beta_aug > 0 else "loss"
-        betas = tuple(cfg.train.betas)
+        betas, capturable = tuple(cfg.train.betas), self.graphs is not None
         self.optimizer = torch.optim.Adam([*self.encoder.parameters(), *self.informer.parameters()],
-                                          lr=cfg.train.lr, betas=betas)
-        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=cfg.train.lr, betas=betas)
+                                          lr=cfg.train.lr, betas=betas, capturable=capturable)
+        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=cfg.train.lr, betas=betas,
+                                                 capturable=capturable)
 
     # ------------------------------------------------------------------ the contract
     def diagnose(self, parts: dict[str, float]) -> str | None:
@@ -70,9 +71,9 @@ class DCCS(Method):
         """A critic step ({"critic", "gp", "wasserstein"}) or an encoder step ({"loss", "prior",
         "mi", "aug"}), by the global step."""
         self.encoder.train()
-        if self.is_encoder_step(ctx.step):
-            return self._encoder_step(samples, ctx)
-        return self._critic_step(samples, ctx)
+        encoder_step = self.is_encoder_step(ctx.step)
+        step = self._encoder_step if encoder_step else self._critic_step
+        return self.run_step(encoder_step, lambda x, _: step(x, ctx), samples, ctx)
 
     @torch.no_grad()
     def predict(self, samples: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -102,6 +103,7 @@ class DCCS(Method):
         self.informer.load_state_dict(state[self.informer_name])
         self.optimizer.load_state_dict(state["optimizer"])
         self.critic_optimizer.load_state_dict(state["critic_optimizer"])
+        self.optimisers_loaded(self.optimizer, self.critic_optimizer)
 
     # ------------------------------------------------------------------ the objective
     def sample_prior(self, n: int, ctx: StepContext) -> torch.Tensor:
@@ -117,6 +119,10 @@ class DCCS(Method):
         return torch.cat([zs, logits.softmax(dim=1)], dim=1), logits, act
 
     def _critic_step(self, samples: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:
+        """The critic's loss β_adv·(−W + λ·GP); its gradient is the two parts' gradients, each taken
+        alone, added in this order: in one backward, autograd would add the contributions of the
+        penalty's double backward to the first layer's gradient in an order that, on CUDA, follows
+        the engine thread's history (the same seed gave another critic)."""
         o = self.cfg.objective
         with torch.no_grad():
             fake, _, _ = self._encode(self.views.clean(samples))
@@ -124,11 +130,14 @@ class DCCS(Method):
         alpha = ctx.rng.rand(len(samples), 1)
         wasserstein = self.critic(real).mean() - self.critic(fake).mean()
         gp = gradient_penalty(self.critic, real, fake, alpha)
-        loss = o.beta_adv * (-wasserstein + o.lambda_gp * gp)
-        self.critic_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        ctx.dist.average_gradients(self.critic.parameters())
+        params = list(self.critic.parameters())
+        grads = torch.autograd.grad(-o.beta_adv * wasserstein, params)
+        penalty_grads = torch.autograd.grad(o.beta_adv * o.lambda_gp * gp, params, materialize_grads=True)  # 0 for the last bias
+        for param, grad in zip(params, torch._foreach_add(grads, penalty_grads)):
+            param.grad = grad
+        ctx.dist.average_gradients(params)
         self.critic_optimizer.step()
+        loss = o.beta_adv * (-wasserstein + o.lambda_gp * gp)
         return {"critic": loss.detach(), "gp": gp.detach(), "wasserstein": wasserstein.detach()}
 
     def _encoder_step(self, samples: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:

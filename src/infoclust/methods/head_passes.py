@@ -8,7 +8,6 @@ from dataclasses import replace
 
 import torch
 
-from ..graphs import StepGraphs
 from .base import Method, StepContext
 from .common import MAIN
 
@@ -18,7 +17,6 @@ class HeadPasses(Method):
     optimizer: torch.optim.Optimizer
     cycle: list[str]
     device: torch.device
-    graphs: StepGraphs | None  # the steps replayed as CUDA graphs (``train.cuda_graphs``), or eager
 
     def pass_name(self, epoch: int) -> str:
         """The head trained during pass (epoch) ``epoch``."""
@@ -33,10 +31,7 @@ class HeadPasses(Method):
         """One Adam step on the pass's head, loss averaged over its sub-heads."""
         self.model.train()
         head = self.pass_name(ctx.epoch)
-        if self.graphs is None:
-            return self._step(head, ctx, samples, ctx.indices)
-        on_device = samples.to(self.device), ctx.indices.to(self.device)  # a graph copies nothing from the host
-        return self.graphs.run(head, lambda *inputs: self._step(head, ctx, *inputs), ctx.rng.generator, *on_device)
+        return self.run_step(head, lambda *inputs: self._step(head, ctx, *inputs), samples, ctx)
 
     def _step(self, head: str, ctx: StepContext, samples: torch.Tensor, indices: torch.Tensor) -> dict[str, torch.Tensor]:
         """{"loss"} and each term of the objective, averaged over the head's sub-heads."""
@@ -54,10 +49,7 @@ class HeadPasses(Method):
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        for group in self.optimizer.param_groups:  # as this run records steps, whatever the saved run did
-            group["capturable"] = self.graphs is not None
-        if self.graphs is not None:
-            self.graphs.reset()  # the loaded optimiser state is new tensors: record again
+        self.optimisers_loaded(self.optimizer)
 
 
 def total(terms: dict[str, torch.Tensor]) -> torch.Tensor:

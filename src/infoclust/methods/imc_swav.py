@@ -47,7 +47,7 @@ class IMCSwAV(Method):
         t = cfg.train
         self.optimizer = torch.optim.Adam(
             [{"params": module.parameters()} for module in self.modules.values()],
-            lr=t.lr, betas=tuple(t.betas), weight_decay=t.weight_decay)
+            lr=t.lr, betas=tuple(t.betas), weight_decay=t.weight_decay, capturable=self.graphs is not None)
         # past embeddings of the assigned views (assign_views × L × D), this process's share
         self.queue = torch.zeros(0, device=device)
         self.queue_filled = 0  # rows of the queue that hold embeddings
@@ -79,17 +79,36 @@ class IMCSwAV(Method):
 
     def train_step(self, samples: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:
         """One update on the multi-crop views of b images: {"loss", "swav", "mi", "logits",
-        "prototypes_used"} (the last: distinct prototypes chosen by the first view's codes)."""
-        o, t = self.cfg.objective, self.cfg.train
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.learning_rate(ctx.step, ctx.epoch)
+        "prototypes_used"} (the last: distinct prototypes chosen by the first view's codes).
+
+        What changes a step's work is decided here, outside the step (a recorded step is one kind):
+        the prototypes' freeze, whether the queue exists and whether it is full; the learning rate
+        is set here too. A batch with labelled samples of which only those train the classifier
+        runs eagerly: its bank is a host list that grows by a varying share of the batch."""
+        o = self.cfg.objective
+        self.set_learning_rate(self.optimizer, self.learning_rate(ctx.step, ctx.epoch))
+        length = o.queue_length // ctx.dist.world_size
+        if length and ctx.epoch >= o.queue_start_epoch and self.queue.numel() == 0:
+            self.queue = torch.zeros(o.assign_views, length, self.cfg.model.projection_dim, device=self.device)
+        queue = bool(self.queue.numel())
+        kind = ctx.step < self.cfg.train.freeze_prototypes_steps, queue, queue and self.queue_filled >= length
+        step = lambda x, _: self._step(x, ctx, *kind)  # noqa: E731
+        banked = ctx.labelled is not None and not o.classifier_on_unlabelled
+        out = step(samples, ctx.indices) if banked else self.run_step(kind, step, samples, ctx)
+        if queue:
+            self.queue_filled = min(self.queue_filled + len(samples), length)
+        return out
+
+    def _step(self, samples: torch.Tensor, ctx: StepContext, frozen_prototypes: bool, queue: bool,
+              queue_full: bool) -> dict[str, torch.Tensor]:
+        o = self.cfg.objective
         for module in self.modules.values():
             module.train()
         self.prototypes.normalise_()
         features = self._encode_views(self.views.crops(samples, ctx.rng))
         z = F.normalize(self.projection(torch.cat(features)), dim=1)
         scores = list(self.prototypes(z).chunk(len(features)))
-        codes = self._codes(scores, z.detach().chunk(len(features)), ctx)
+        codes = self._codes(scores, z.detach().chunk(len(features)), ctx, queue, queue_full)
         swav = swapped_prediction_loss(codes, scores, o.temperature)
         if ctx.labelled is not None and not o.classifier_on_unlabelled:
             mi, penalty = self._banked_classifier_terms(features, scores, ctx)
@@ -100,7 +119,7 @@ class IMCSwAV(Method):
         loss = swav + o.mi_weight * mi + o.logit_weight * penalty
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if ctx.step < t.freeze_prototypes_steps:
+        if frozen_prototypes:
             self.prototypes.weight.grad = None
         ctx.dist.average_gradients([p for module in self.modules.values() for p in module.parameters()])
         self.optimizer.step()
@@ -143,23 +162,19 @@ class IMCSwAV(Method):
         return out
 
     @torch.no_grad()
-    def _codes(self, scores: list[torch.Tensor], embeddings: tuple[torch.Tensor, ...],
-               ctx: StepContext) -> list[torch.Tensor]:
-        """Sinkhorn codes (b×k') of the assigned views, over the global batch and, once it is full,
-        the queue of past embeddings (scored by the current prototypes); then the queue takes in
-        this batch's embeddings."""
+    def _codes(self, scores: list[torch.Tensor], embeddings: tuple[torch.Tensor, ...], ctx: StepContext,
+               queue: bool, queue_full: bool) -> list[torch.Tensor]:
+        """Sinkhorn codes (b×k') of the assigned views, over the global batch and, once the queue
+        of past embeddings is full, the queue (scored by the current prototypes); then the queue
+        (when there is one) takes in this batch's embeddings."""
         o = self.cfg.objective
-        length = o.queue_length // ctx.dist.world_size
-        if length and ctx.epoch >= o.queue_start_epoch and self.queue.numel() == 0:
-            self.queue = torch.zeros(o.assign_views, length, embeddings[0].shape[1], device=self.device)
         assigned = torch.stack(scores[:o.assign_views]).detach()  # A×b×k'
         b = assigned.shape[1]
-        if self.queue.numel() and self.queue_filled >= length:
+        if queue_full:
             assigned = torch.cat([self.prototypes(self.queue[:o.assign_views]), assigned], dim=1)
         codes = list(sinkhorn(assigned, o.eps, o.sinkhorn_iters, ctx.dist.combine)[:, -b:])  # every view's at once
-        if self.queue.numel():  # in place: the newest b first, the oldest b dropped
+        if queue:  # in place: the newest b first, the oldest b dropped
             self.queue.copy_(torch.cat([torch.stack(embeddings[:o.assign_views]), self.queue[:, :-b]], dim=1))
-            self.queue_filled = min(self.queue_filled + len(scores[0]), length)
         return codes
 
     @torch.no_grad()
@@ -195,6 +210,7 @@ class IMCSwAV(Method):
         for name, module in self.modules.items():
             module.load_state_dict(state[name])
         self.optimizer.load_state_dict(state["optimizer"])
+        self.optimisers_loaded(self.optimizer)
         self.queue = state["queue"].to(self.device)
         self.queue_filled = state["queue_filled"]
         self.bank = [(f.to(self.device), u.to(self.device)) for f, u in state["bank"]]

@@ -12,7 +12,6 @@ import torch
 
 from ..adversarial import frozen_batchnorm_stats, perturb
 from ..distributed import DistContext, synchronise_batchnorm
-from ..graphs import StepGraphs, use_cuda_graphs
 from ..losses import iic_loss, imsat_loss, kl_divergence
 from ..models import ClusterNet
 from ..neighbours import draw_neighbours
@@ -81,9 +80,7 @@ class InfoClustering(HeadPasses):
         model = ClusterNet(cfg.model.backbone, net_shape, heads, cfg.model.sub_heads, cfg.model.width)
         self.model = synchronise_batchnorm(model, dist).to(device)
         self.model.to(memory_format=self.memory_format)
-        graphs = use_cuda_graphs(cfg.train.cuda_graphs, device, dist, graph_obstacle(cfg))
-        self.graphs = StepGraphs() if graphs else None
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.train.lr, capturable=graphs)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.train.lr, capturable=self.graphs is not None)
         self.cycle = parse_schedule(cfg.train.head_schedule, list(heads))
         self.heads = list(heads)
         self.radius: torch.Tensor | None = None  # per-sample VAT radius (adaptive ε), set by prepare

@@ -38,8 +38,7 @@ class DenseIIC(HeadPasses):
         self.views = build_views(cfg)
         net = SegmentationNet(network_channels(cfg, sample_shape[0]), heads, m.sub_heads, m.width, m.padding)
         self.model = synchronise_batchnorm(net, dist).to(device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.train.lr)
-        self.graphs = None  # its step makes no host sync now (views.affine_inverse) but is untested as a graph on a GPU
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.train.lr, capturable=self.graphs is not None)
         self.cycle = parse_schedule(cfg.train.head_schedule, list(heads))
         self.heads = list(heads)
 

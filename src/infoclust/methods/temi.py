@@ -48,7 +48,7 @@ class TEMI(Method):
         self.teacher = copy.deepcopy(self.student).requires_grad_(False)
         self.modules = {"student": self.student, "teacher": self.teacher}
         self.optimizer = torch.optim.AdamW(self.student.parameters(), lr=cfg.train.lr,
-                                           weight_decay=cfg.train.weight_decay)
+                                           weight_decay=cfg.train.weight_decay, capturable=self.graphs is not None)
         self.marginal = torch.full((m.heads, m.n_clusters), 1 / m.n_clusters, device=device)
         self.head_loss = torch.full((m.heads,), float("nan"), device=device)  # running loss per head
         self.shift = torch.zeros(dim, device=device)  # the standardisation, set by prepare, kept in the state
@@ -69,8 +69,8 @@ class TEMI(Method):
         self.shift = flat.mean(0)
         std = flat.std(0)
         self.spread = torch.where(std > 0, std, torch.ones_like(std))  # a constant dimension stays 0
-        self.embedding = (flat - self.shift) / self.spread  # standardise(samples), flattened once
-        self.neighbours = mined_neighbours(flat, self.cfg.neighbours.k, cache)
+        self.embedding = ((flat - self.shift) / self.spread).to(self.device)  # standardise(samples), flattened once
+        self.neighbours = mined_neighbours(flat, self.cfg.neighbours.k, cache).to(self.device)
         self.steps_per_epoch = max(1, len(samples) // self.cfg.train.batch_size)
 
     def standardise(self, samples: torch.Tensor) -> torch.Tensor:
@@ -82,15 +82,19 @@ class TEMI(Method):
         passes, {"loss", "confident"} in the self-labelling ones."""
         if self.neighbours is None:
             raise RuntimeError("TEMI.prepare must see the training samples before the first step")
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.learning_rate(ctx.step)
+        self.set_learning_rate(self.optimizer, self.learning_rate(ctx.step))
+        kind = self.self_labelling(ctx.epoch), ctx.epoch < self.cfg.objective.freeze_last_layer
+        return self.run_step(kind, lambda x, indices: self._step(x, indices, ctx, *kind), samples, ctx)
+
+    def _step(self, samples: torch.Tensor, indices: torch.Tensor, ctx: StepContext, self_label: bool,
+              frozen_last_layer: bool) -> dict[str, torch.Tensor]:
         x = self.standardise(samples)
-        partner = self.embedding[draw_neighbours(self.neighbours, ctx.indices, ctx.rng)]
-        loss, parts = (self._self_label_loss if self.self_labelling(ctx.epoch) else self._pmi_loss)(x, partner, ctx)
+        partner = self.embedding[draw_neighbours(self.neighbours, indices, ctx.rng)]
+        loss, parts = (self._self_label_loss if self_label else self._pmi_loss)(x, partner, ctx)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         ctx.dist.average_gradients(self.student.parameters())
-        if ctx.epoch < self.cfg.objective.freeze_last_layer:
+        if frozen_last_layer:
             for p in self.student.last_layer():
                 p.grad = None  # AdamW leaves a parameter without gradient untouched
         self.optimizer.step()
@@ -180,6 +184,7 @@ class TEMI(Method):
         self.student.load_state_dict(state["student"])
         self.teacher.load_state_dict(state["teacher"])
         self.optimizer.load_state_dict(state["optimizer"])
+        self.optimisers_loaded(self.optimizer)
         # copies: the step updates them in place, and must not write into the caller's state
         self.marginal, self.head_loss = (state[key].to(self.device).clone() for key in ("marginal", "head_loss"))
         self.shift, self.spread = state["shift"].to(self.device), state["spread"].to(self.device)
