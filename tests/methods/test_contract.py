@@ -3,6 +3,7 @@ scikit-learn's ``check_estimator``): it trains a few steps on digits with named,
 that the log records; predicts posteriors; saves, loads and resumes exactly."""
 import json
 import re
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -94,11 +95,13 @@ def test_a_method_resumes_exactly(name, digits, tmp_path, monkeypatch):
                 assert torch.equal(value, b[part][key]), (part, key)
 
 
+FSTRING_TEXT = getattr(tokenize, "FSTRING_MIDDLE", tokenize.STRING)  # from Python 3.12 an f-string's text is its own token
+
+
 def method_names_in(code: str, heads: bool = True) -> list[str]:
     """Registered method names in ``code``: as a name (``iic``), or a word of any string (quoted
     "dccs", or "... use imsat" in a message); with ``heads``, head names quoted ("B")."""
     import io
-    import tokenize
 
     names = set(METHODS)
     word = re.compile(r"(?<![\w-])(%s)(?![\w-])" % "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)))
@@ -106,7 +109,7 @@ def method_names_in(code: str, heads: bool = True) -> list[str]:
     for token in tokenize.generate_tokens(io.StringIO(code).readline):
         if token.type == tokenize.NAME and token.string in names:
             found.append(token.string)
-        elif token.type == tokenize.STRING:
+        elif token.type in (tokenize.STRING, FSTRING_TEXT):
             found += word.findall(token.string)
             found += re.findall(r"""^[rbuf]*["'](A|B)["']$""", token.string) if heads else []
     return found

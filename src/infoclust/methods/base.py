@@ -117,8 +117,8 @@ class Method(ABC):
         for group in optimizer.param_groups:
             if self.graphs is None:
                 group["lr"] = lr
-            elif isinstance(group["lr"], torch.Tensor) and group["lr"].device == self.device:
-                group["lr"].fill_(lr)
+            elif isinstance(group["lr"], torch.Tensor) and group["lr"].device.type == self.device.type:
+                group["lr"].fill_(lr)  # the same tensor: a new one would leave the graphs reading freed memory
             else:  # the first step, or a loaded state (the graphs were dropped with it)
                 group["lr"] = torch.tensor(float(lr), device=self.device)
 
