@@ -53,11 +53,13 @@ def test_cli_with_cuda_graphs_on_a_cpu_stops_before_training_with_one_line(tmp_p
 
 
 def test_a_state_saved_with_recorded_steps_loads_into_an_eager_run(tiny_overrides):
-    """A run checkpointed on a GPU (capturable Adam) resumes on a CPU, whose Adam is not capturable."""
+    """A run checkpointed on a GPU (capturable Adam, its rate a tensor) resumes on a CPU, whose Adam
+    is not capturable and takes its rate as a number."""
     cfg = resolve_config(load_config(None, tiny_overrides + ["train.device=cpu"]), (1, 8, 8), 10, 100)
     method = build_method(cfg, (1, 8, 8), torch.device("cpu"))
     state = method.state_dict()
     for group in state["optimizer"]["param_groups"]:
-        group["capturable"] = True
+        group["capturable"], group["lr"] = True, torch.tensor(0.25)  # a recorded run's rate is a tensor
     method.load_state_dict(state)
-    assert [g["capturable"] for g in method.optimizer.param_groups] == [False]
+    assert [(g["capturable"], g["lr"]) for g in method.optimizer.param_groups] == [(False, 0.25)]
+    assert isinstance(method.optimizer.param_groups[0]["lr"], float)
