@@ -37,7 +37,7 @@ for s in $STAGES; do
       stage speed --method iic-seg --no-cuda-graphs --steps 5 --warmup 2 --profile "$OUT/profile-iic-seg.txt"
       stage speed --method iic --no-cuda-graphs ;;
     contract) stage tests contract_tests.log 200 python3 -m pytest -q -p no:cacheprovider -rsfx -n 8 tests/methods/test_contract.py ;;
-    suite) [ "$(left)" -gt 60 ] && stage tests pytest.log "$(left)" python3 -m pytest -n 16 -v -p no:cacheprovider -rsfx --durations=10  # -v: a cut log still names what passed ;;
+    suite) [ "$(left)" -gt 60 ] && stage tests pytest.log "$(left)" python3 -m pytest -n 16 -v -p no:cacheprovider -rsfx --durations=10 ;;  # -v: a cut log still names what passed
   esac
 done
 exit 0
