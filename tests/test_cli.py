@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from infoclust.cli import main
+from infoclust.machine import select_device
 
 
 @pytest.fixture(scope="module")
@@ -189,8 +190,9 @@ def test_a_run_says_what_it_will_do_and_why_it_stopped_without_frames_in_a_log(t
     std, err = capsys.readouterr()
     assert "\r" not in err and "\r" not in std
     lines = std.splitlines()
-    assert lines[0] == (f"iic on digits: 1797 samples of 1×8×8; 2 passes of 28 steps (batch 64); cpu, "
-                        f"{lines[0].split('cpu, ')[1].split(' threads')[0]} threads; run folder {out}")
+    device = str(select_device("auto"))  # the default device: cpu, or cuda:0 where a GPU is
+    assert lines[0] == (f"iic on digits: 1797 samples of 1×8×8; 2 passes of 28 steps (batch 64); {device}, "
+                        f"{lines[0].split(f'{device}, ')[1].split(' threads')[0]} threads; run folder {out}")
     assert any(line.startswith("epoch 1: ACC ") for line in lines)  # --quiet or not, the results stay
     stop = next(line for line in lines if line.startswith("stopped at step"))
     assert stop.startswith("stopped at step 56: all 2 passes done")
@@ -280,7 +282,7 @@ def test_a_second_stage_clusters_a_first_runs_features_and_predicts_from_images(
     assert f"features: {trained_run}" in config and "name: digits" in config
     # the second stage saw the first stage's features of the digits, not their pixels
     two, one = load_trainer(second), load_trainer(trained_run)
-    assert torch.allclose(two.images, torch.from_numpy(features(one.method, one.images)))
+    assert torch.allclose(two.images.cpu(), torch.from_numpy(features(one.method, one.images)))
     assert two.images.shape[1] != 64  # not the 8×8 pixels
     # predict takes images and passes them through both stages
     out = tmp_path / "assign.csv"

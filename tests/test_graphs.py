@@ -33,13 +33,15 @@ def test_true_where_graphs_cannot_run_is_one_error_naming_why(device, dist, obst
         use_cuda_graphs(True, device, dist, obstacle)
 
 
-def test_mixup_and_the_neighbour_view_are_the_steps_that_are_not_recorded():
+def test_mixup_the_neighbour_view_and_dccs_decoder_are_the_steps_that_are_not_recorded():
     assert graph_obstacle(load_config(None, [], method="iic")) is None
     assert graph_obstacle(load_config(None, [], method="imsat")) is None
     mixup = load_config(None, ["objective.transform=mixup"], method="iic")
     assert "Mixup" in graph_obstacle(mixup)
     for name in ("dccs", "imc-swav", "iic-seg", "temi"):
         assert METHODS[name].graph_obstacle(load_config(None, [], method=name)) is None
+    decoder = load_config(None, ["objective.information=decoder", "objective.beta_rec=1"], method="dccs")
+    assert "decoder" in METHODS["dccs"].graph_obstacle(decoder)
 
 
 def test_cli_with_cuda_graphs_on_a_cpu_stops_before_training_with_one_line(tmp_path, capsys, tiny_overrides):

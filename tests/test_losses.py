@@ -292,6 +292,21 @@ def test_displaced_joints_equal_a_direct_sum_over_pixel_pairs_with_masks():
     assert torch.allclose(dense_iic_loss(y, yp, 0), iic_loss(flat(y), flat(yp)), atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype, tolerance", [(torch.float64, 1e-13), (torch.float32, 1e-5)])
+def test_displaced_products_by_fft_equal_the_papers_convolution(dtype, tolerance):
+    """The reference computes every displacement's products as one convolution of y with y' as an
+    H×W kernel; the FFT gives the same sums (relative to the largest), to the dtype's rounding."""
+    from infoclust.losses.posteriors import displaced_products
+
+    torch.manual_seed(0)
+    y, yp = (torch.randn(3, 4, 23, 17, dtype=dtype).softmax(1) for _ in range(2))
+    d = 6
+    conv = torch.nn.functional.conv2d(y.transpose(0, 1), yp.transpose(0, 1), padding=d).flip(-1, -2)
+    got = displaced_products(y, yp, d)
+    assert got.shape == (4, 4, 13, 13) and got.min() >= 0
+    assert ((got - conv).abs().max() / conv.abs().max()).item() < tolerance
+
+
 def test_dense_loss_rewards_neighbours_that_agree():
     from infoclust.losses import dense_iic_loss
 
