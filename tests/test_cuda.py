@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from infoclust.cli import main
-from infoclust.methods import load_config
+from infoclust.methods import METHODS, load_config
 from infoclust.runs import RunDir
 from infoclust.views import Geometry, geometric
 from tests.conftest import kill_and_resume
@@ -107,7 +107,7 @@ def _tensors(state, path: str = "") -> dict[str, torch.Tensor]:
 GRAPH_STEPS = {"dccs": 30, "imc-swav": 12}
 
 
-@pytest.mark.parametrize("name", ["iic", "imsat", "iic-vat", "dccs", "imc-swav", "iic-seg", "temi"])
+@pytest.mark.parametrize("name", list(METHODS))
 def test_a_step_replayed_as_a_cuda_graph_equals_the_eager_step(name):
     """Steps replayed from graphs recorded at each kind's 4th call give the eager run's losses,
     whole state (modules, optimisers, running statistics) and generator state bit for bit: each
@@ -132,7 +132,7 @@ def test_a_training_run_on_the_gpu_records_its_step_by_default(tiny_overrides):
     assert trainer.method.graphs is not None and trainer.method.graphs.graphs
 
 
-@pytest.mark.parametrize("name", ["dccs", "imc-swav", "iic-seg", "temi"])
+@pytest.mark.parametrize("name", list(METHODS))
 def test_a_step_of_every_method_makes_no_host_sync(name):
     """What a CUDA graph needs of a step (graphs.py), and what keeps a GPU busy: no host
     synchronisation and no blocking copy from the host. Steps 6-11 run under torch.cuda's sync debug
