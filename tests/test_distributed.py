@@ -33,7 +33,7 @@ CASES = {
     # Sinkhorn's codes (sums and maxima over both processes) and the MI joint over the global batch.
     # At the paper's ε = 0.05 the codes are so sharp that float rounding of the scores (~1e-7, from
     # the other order of sums in the synchronised BatchNorm) moves the first convolution's gradient
-    # by up to 1 %; at ε = 1 the step is checked to 2e-3 and the codes at ε = 0.05 to 1e-5 below.
+    # by up to 1 %; at ε = 1 the step is checked against rounding_noise and the codes at ε = 0.05 to 1e-5 below.
     "imc-swav": ("imc-swav", ["objective.eps=1.0"], "images"),
     # TEMI's teacher marginal is the whole-batch statistic; its neighbours are drawn per sample
     "temi": ("temi", ["objective.freeze_last_layer=0"], "vectors"),
@@ -81,10 +81,11 @@ def warm_up(case: str, path: str, steps: int = 15) -> None:
     torch.save(method.state_dict(), path)
 
 
-def one_step(case: str, rank: int, world: int, init_file: str, out: str, warm: str) -> None:
+def one_step(case: str, rank: int, world: int, init_file: str, out: str, warm: str, threads: int = 1) -> None:
     """One training step, from the ``warm`` state, of process ``rank`` of ``world`` on its share of
-    the same global batch; rank 0 saves the loss (averaged over processes), gradients and weights."""
-    torch.set_num_threads(1)
+    the same global batch, on ``threads`` threads; rank 0 saves the loss (averaged over processes),
+    gradients and weights."""
+    torch.set_num_threads(threads)
     if world > 1:
         dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     ctx_dist = DistContext(rank, world)
@@ -126,6 +127,23 @@ def one_and_two(case: str, tmp_path) -> tuple[dict, dict]:
     return torch.load(tmp_path / "one.pt"), torch.load(tmp_path / "two.pt")
 
 
+def rounding_noise(case: str, tmp_path, one: dict) -> tuple[float, float]:
+    """(largest relative gradient difference, largest weight difference) between the one-process
+    step ``one`` (1 thread) and the same step on 2 threads: float rounding alone (oneDNN splits its
+    sums by thread), which some steps amplify. IMC-SwAV's first layers, through the BatchNorm
+    backward's cancellation: 2.7e-3 on the 2-core Xeon with AVX-512, 2.5e-2 with oneDNN held to
+    SSE4.1 (ONEDNN_MAX_CPU_ISA=SSE41), where Adam also turns IIC's noise-sized gradients into weight
+    steps of up to its learning rate."""
+    threads = torch.get_num_threads()
+    try:
+        one_step(case, 0, 1, "", str(tmp_path / "one-2-threads.pt"), str(tmp_path / "warm.pt"), threads=2)
+    finally:
+        torch.set_num_threads(threads)
+    other = torch.load(tmp_path / "one-2-threads.pt")
+    weights = max((w - other["weights"][name]).abs().max().item() for name, w in one["weights"].items())
+    return max(relative_errors(one["grads"], other["grads"]).values()), weights
+
+
 def relative_errors(one: dict, two: dict) -> dict[str, float]:
     """‖g₁ − g₂‖ / (‖g₁‖ + 10⁻⁴ · the largest ‖g‖ of any parameter) per parameter: a bias before a
     BatchNorm has a zero gradient in exact arithmetic, and its float noise is not a difference."""
@@ -140,10 +158,11 @@ def test_two_processes_take_the_one_process_step_of_the_global_batch(case, tmp_p
     assert torch.allclose(one["loss"], two["loss"], rtol=1e-4, atol=1e-6), (one["loss"], two["loss"])
     assert 0 < one["parts"].get("confident", 0.5) < 1  # the self-labelling step has confident samples, not all
     assert one["grads"].keys() == two["grads"].keys() and len(one["grads"]) > 4
-    errors = relative_errors(one["grads"], two["grads"])
-    assert max(errors.values()) < 2e-3, errors
+    # two processes differ from one by rounding as 2 threads differ from 1; a missing reduction by far more
+    errors, (noise, weight_noise) = relative_errors(one["grads"], two["grads"]), rounding_noise(case, tmp_path, one)
+    assert max(errors.values()) < max(2e-3, 4 * noise), (errors, noise)
     for name, w in one["weights"].items():
-        assert torch.allclose(w, two["weights"][name], atol=1e-5), name
+        assert torch.allclose(w, two["weights"][name], atol=max(1e-5, 4 * weight_noise)), (name, weight_noise)
 
 
 def _sinkhorn_worker(rank: int, init_file: str, out: str) -> None:
