@@ -77,14 +77,27 @@ def _method_on_digits(name: str, *extra: str):
     return method, images, cfg
 
 
-def _steps_on_digits(name: str, warmup: int, steps: int):
-    """``steps`` training steps of method ``name`` (its quick settings) on digits on the GPU, each
-    kind of step recorded as a CUDA graph after ``warmup`` eager ones; → (method, losses, generator
-    state)."""
+def _recorded_despite_its_obstacle(method) -> None:
+    """Records the steps of a method whose ``graph_obstacle`` keeps them eager: a trial of that
+    obstacle (its optimisers made capturable before their first step)."""
+    from infoclust.graphs import StepGraphs
+
+    method.graphs = StepGraphs()
+    for optimizer in (v for v in vars(method).values() if isinstance(v, torch.optim.Optimizer)):
+        for group in optimizer.param_groups:
+            group["capturable"] = True
+
+
+def _steps_on_digits(name: str, warmup: int, steps: int, *extra: str):
+    """``steps`` training steps of method ``name`` (its quick settings and ``extra``) on digits on
+    the GPU, each kind of step recorded as a CUDA graph after ``warmup`` eager ones; → (method,
+    every loss part of every step, generator state)."""
     from infoclust.methods import StepContext
     from infoclust.rng import Rng
 
-    method, images, cfg = _method_on_digits(name)
+    method, images, cfg = _method_on_digits(name, *extra)
+    if method.graphs is None:
+        _recorded_despite_its_obstacle(method)
     method.graphs.warmup = warmup
     method.prepare(images)
     rng, order = Rng.seeded(1, "cuda"), torch.randperm(len(images), generator=torch.Generator().manual_seed(0)).cuda()
@@ -105,16 +118,21 @@ def _tensors(state, path: str = "") -> dict[str, torch.Tensor]:
 # steps enough for every kind of step to be replayed at least once after its 3 eager warm-ups:
 # DCCS's encoder step comes once in 6, IMC-SwAV's prototypes thaw at step 5 of its quick settings
 GRAPH_STEPS = {"dccs": 30, "imc-swav": 12}
+# every method with its quick settings, and DCCS's decoder variant, whose graph_obstacle is on trial:
+# its one failed recording (an H200, 2026-12-04) came in a test that had first run the networks with
+# gradients on the default stream, whose autograd leaves then kept that stream (PyTorch #180090)
+GRAPH_CASES = {**{name: (name,) for name in METHODS}, "dccs-decoder": ("dccs", "objective.information=decoder")}
 
 
-@pytest.mark.parametrize("name", list(METHODS))
-def test_a_step_replayed_as_a_cuda_graph_equals_the_eager_step(name):
+@pytest.mark.parametrize("case", list(GRAPH_CASES))
+def test_a_step_replayed_as_a_cuda_graph_equals_the_eager_step(case):
     """Steps replayed from graphs recorded at each kind's 4th call give the eager run's losses,
     whole state (modules, optimisers, running statistics) and generator state bit for bit: each
     replay draws the random numbers the eager step would draw."""
+    name, *extra = GRAPH_CASES[case]
     steps = GRAPH_STEPS.get(name, 8)
-    graphed, losses, state = _steps_on_digits(name, 3, steps)
-    eager, eager_losses, eager_state = _steps_on_digits(name, 10**9, steps)
+    graphed, losses, state = _steps_on_digits(name, 3, steps, *extra)
+    eager, eager_losses, eager_state = _steps_on_digits(name, 10**9, steps, *extra)
     assert graphed.graphs.graphs and not eager.graphs.graphs
     assert torch.equal(losses, eager_losses)
     assert torch.equal(state, eager_state)

@@ -71,8 +71,9 @@ def test_the_decoder_reconstructs_the_clean_view_it_encodes(digits):
     assert "decoder" in method.state_dict() and "discriminator" not in method.state_dict()
     clean = method.views.clean(trainer.images[idx])
     method.encoder.train()
-    z, _, _ = method._encode(clean)
-    first = reconstruction_loss(method.informer(z), clean).item()
+    with torch.no_grad():  # no autograd graph kept alive across the training steps (see tests/test_cuda.py)
+        z, _, _ = method._encode(clean)
+        first = reconstruction_loss(method.informer(z), clean).item()
     for step in range(4, 200, 5):  # encoder steps only: the reconstruction error must fall
         method.train_step(trainer.images[idx], StepContext(0, step, Rng.seeded(step, trainer.device), idx))
     with torch.no_grad():
