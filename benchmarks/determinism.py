@@ -18,6 +18,7 @@ import json
 
 import torch
 
+from infoclust.checkpoint_file import state_tensors
 from infoclust.losses import gradient_penalty
 from infoclust.machine import configure_determinism, describe, select_device
 from infoclust.methods import StepContext
@@ -26,21 +27,8 @@ from speed import RECIPES, build_recipe
 
 
 def flat_state(method) -> dict[str, torch.Tensor]:
-    """Every tensor of the method's state (modules and optimisers) by a dotted name."""
-    out = {}
-
-    def walk(prefix: str, value) -> None:
-        if isinstance(value, torch.Tensor):
-            out[prefix] = value.detach().clone()
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                walk(f"{prefix}.{key}", item)
-        elif isinstance(value, (list, tuple)):
-            for i, item in enumerate(value):
-                walk(f"{prefix}.{i}", item)
-
-    walk("", method.state_dict())
-    return out
+    """A copy of every tensor of the method's state (modules and optimisers) by its path."""
+    return {path: value.detach().clone() for path, value in state_tensors(method.state_dict()).items()}
 
 
 def differing(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> list[str]:

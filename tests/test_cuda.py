@@ -5,6 +5,7 @@ import json
 import pytest
 import torch
 
+from infoclust.checkpoint_file import state_tensors
 from infoclust.cli import main
 from infoclust.methods import METHODS, load_config
 from infoclust.runs import RunDir
@@ -107,14 +108,6 @@ def _steps_on_digits(name: str, warmup: int, steps: int, *extra: str):
     return method, torch.stack([value for out in parts for value in out.values()]).cpu(), rng.get_state()
 
 
-def _tensors(state, path: str = "") -> dict[str, torch.Tensor]:
-    """Every tensor of a nested state dict under its path."""
-    if isinstance(state, torch.Tensor):
-        return {path: state}
-    items = state.items() if isinstance(state, dict) else enumerate(state) if isinstance(state, (list, tuple)) else ()
-    return {key: value for name, item in items for key, value in _tensors(item, f"{path}/{name}").items()}
-
-
 # steps enough for every kind of step to be replayed at least once after its 3 eager warm-ups:
 # DCCS's encoder step comes once in 6, IMC-SwAV's prototypes thaw at step 5 of its quick settings
 GRAPH_STEPS = {"dccs": 30, "imc-swav": 12}
@@ -136,7 +129,7 @@ def test_a_step_replayed_as_a_cuda_graph_equals_the_eager_step(case):
     assert graphed.graphs.graphs and not eager.graphs.graphs
     assert torch.equal(losses, eager_losses)
     assert torch.equal(state, eager_state)
-    a, b = _tensors(graphed.state_dict()), _tensors(eager.state_dict())
+    a, b = state_tensors(graphed.state_dict()), state_tensors(eager.state_dict())
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])]
 
 

@@ -19,13 +19,20 @@ METADATA_KEY = "infoclust"  # the JSON skeleton's key in the file's metadata
 TENSOR, TUPLE, INT_KEYS = "__tensor__", "__tuple__", "__int_keys__"  # markers in the skeleton
 
 
+def state_tensors(state: Any, path: str = "") -> dict[str, torch.Tensor]:
+    """Every tensor of a nested state (dicts, lists, tuples) under its path, as a checkpoint stores
+    it (``/method/model/conv.weight``); the tensors themselves, not copies."""
+    if isinstance(state, torch.Tensor):
+        return {path: state}
+    items = state.items() if isinstance(state, dict) else enumerate(state) if isinstance(state, (list, tuple)) else ()
+    return {key: tensor for name, item in items for key, tensor in state_tensors(item, f"{path}/{name}").items()}
+
+
 def encode(state: dict) -> bytes:
     """``state`` as the bytes of one safetensors file; a value of another type is a TypeError."""
-    tensors: dict[str, torch.Tensor] = {}
 
     def pack(value: Any, path: str) -> Any:
         if isinstance(value, torch.Tensor):
-            tensors[path] = value.detach().to("cpu", copy=True).contiguous()  # own storage, shared or not
             return {TENSOR: path}
         if isinstance(value, dict):
             if all(isinstance(key, str) and key not in (TENSOR, TUPLE, INT_KEYS) for key in value):
@@ -41,6 +48,8 @@ def encode(state: dict) -> bytes:
         raise TypeError(f"checkpoint value at '{path}': a {type(value).__name__}, which a checkpoint cannot hold")
 
     skeleton = pack(state, "")
+    # own storage, shared or not
+    tensors = {path: value.detach().to("cpu", copy=True).contiguous() for path, value in state_tensors(state).items()}
     return save_tensors(tensors, metadata={METADATA_KEY: json.dumps(skeleton)})
 
 

@@ -18,7 +18,7 @@ import torch
 from .distributed import DistContext
 from .errors import ConfigError
 
-Step = Callable[..., dict[str, torch.Tensor]]
+Step = Callable[..., dict[str, torch.Tensor]]  # a training step: its inputs (a method's: samples, indices) → named loss parts
 
 
 def use_cuda_graphs(setting: bool | None, device: torch.device, dist: DistContext, obstacle: str | None) -> bool:

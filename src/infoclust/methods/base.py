@@ -17,10 +17,8 @@ from torch import nn
 from ..config import RunConfig
 from ..distributed import DistContext
 from ..errors import ConfigError
-from ..graphs import StepGraphs, use_cuda_graphs
+from ..graphs import Step, StepGraphs, use_cuda_graphs
 from ..rng import Rng
-
-Step = Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]  # (samples, indices) → named loss parts
 
 
 @dataclass

@@ -92,15 +92,15 @@ class IMCSwAV(Method):
             self.queue = torch.zeros(o.assign_views, length, self.cfg.model.projection_dim, device=self.device)
         queue = bool(self.queue.numel())
         kind = ctx.step < self.cfg.train.freeze_prototypes_steps, queue, queue and self.queue_filled >= length
-        step = lambda x, _: self._step(x, ctx, *kind)  # noqa: E731
         banked = ctx.labelled is not None and not o.classifier_on_unlabelled
+        step = lambda x, _: self._step(x, ctx, *kind, banked)  # noqa: E731
         out = step(samples, ctx.indices) if banked else self.run_step(kind, step, samples, ctx)
         if queue:
             self.queue_filled = min(self.queue_filled + len(samples), length)
         return out
 
     def _step(self, samples: torch.Tensor, ctx: StepContext, frozen_prototypes: bool, queue: bool,
-              queue_full: bool) -> dict[str, torch.Tensor]:
+              queue_full: bool, banked: bool) -> dict[str, torch.Tensor]:
         o = self.cfg.objective
         for module in self.modules.values():
             module.train()
@@ -110,7 +110,7 @@ class IMCSwAV(Method):
         scores = list(self.prototypes(z).chunk(len(features)))
         codes = self._codes(scores, z.detach().chunk(len(features)), ctx, queue, queue_full)
         swav = swapped_prediction_loss(codes, scores, o.temperature)
-        if ctx.labelled is not None and not o.classifier_on_unlabelled:
+        if banked:
             mi, penalty = self._banked_classifier_terms(features, scores, ctx)
         elif o.mi_trains_encoder:
             mi, penalty = self._classifier_terms(features, scores, ctx)
