@@ -5,7 +5,10 @@
 
 Prints a markdown row per method: the seeds found, ACC, NMI (arithmetic) and ARI as mean ± std (%)
 over them, the training minutes and passes of each run, and the machines the runs reported. Runs
-without a summary (unfinished) are left out and named on stderr.
+without a summary (unfinished) are left out and named on stderr. ``--picture FILE.png`` draws every
+run's evaluation curve (its summary's ``curve``) against training minutes on a logarithmic axis, so
+that runs of minutes and of hours (a GPU's and a CPU's) read side by side; ``--target`` adds a
+dashed line (e.g. the paper's figure).
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import sys
 from pathlib import Path
 
 from infoclust.grid import acc_text
+from infoclust.report import plot_acc_over_time
 
 
 def finished_runs(folder: Path) -> dict[int, dict]:
@@ -44,9 +48,18 @@ def table(rows: dict[str, dict[int, dict]]) -> str:
     return "\n".join(lines)
 
 
+def curves(rows: dict[str, dict[int, dict]]) -> list[dict]:
+    """Every evaluation of every run: {run: "NAME sSEED", minutes, acc}, for plot_acc_over_time."""
+    return [{"run": f"{name} s{seed}", "minutes": point["time_s"] / 60, "acc": point["acc"]}
+            for name, runs in rows.items() for seed, summary in sorted(runs.items())
+            for point in summary.get("curve", []) if "acc" in point and point["time_s"] > 0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("rows", nargs="+", metavar="NAME=FOLDER")
+    parser.add_argument("--picture", type=Path, help="PNG of every run's ACC against training minutes")
+    parser.add_argument("--target", type=float, help="ACC drawn as a dashed line in the picture")
     args = parser.parse_args()
     rows = {}
     for item in args.rows:
@@ -55,6 +68,9 @@ def main() -> None:
             raise SystemExit(f"{item!r}: expected NAME=FOLDER with FOLDER a quality.py output folder")
         rows[name] = finished_runs(Path(folder))
     print(table(rows))
+    if args.picture:
+        plot_acc_over_time(args.picture, curves(rows), " vs ".join(rows), args.target, log_minutes=True)
+        print(f"\npicture: {args.picture}")
 
 
 if __name__ == "__main__":

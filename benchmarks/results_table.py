@@ -43,17 +43,18 @@ def seed_runs(folder: Path, stage: str = "") -> list[tuple[int, dict, dict]]:
 
 
 def budget(config: dict, summaries: list[dict]) -> str:
-    """The training budget: minutes when the run had one, else passes; the mean training time."""
+    """The training budget: minutes when the run had one and some run stopped by it, else passes;
+    the mean training time."""
     t = config["train"]
     minutes = np.mean([s["time_s"] for s in summaries]) / 60
-    if t.get("budget_minutes"):
+    if t.get("budget_minutes") and any(s.get("stopped_by") != "epochs" for s in summaries):
         return f"{t['budget_minutes']:g} min ({max(s['epoch'] for s in summaries)} passes at most)"
     return f"{t['epochs']} passes ({minutes:.1f} min)"
 
 
 def machines(summaries: list[dict]) -> str:
     """The machines' CPU (or GPU) names, shortened to what tells them apart."""
-    names = sorted({(s.get("machine") or "not recorded").split(" (")[0] for s in summaries})
+    names = sorted({(s.get("machine") or "not recorded").split(" (")[0].split("; host")[0] for s in summaries})
     return " / ".join(names)
 
 
@@ -64,7 +65,7 @@ def row_cells(row: dict) -> list[str]:
     config, summaries = runs[0][1], [summary for _, _, summary in runs]
     split = config["data"]["split"]
     shown = config["data"].get("eval_split") or split
-    ours = f"{100 * values.mean():.1f} ± {100 * values.std():.1f}"
+    ours = f"{100 * values.mean():.1f}" + (f" ± {100 * values.std():.1f}" if len(values) > 1 else "")  # no spread of one seed
     seeds = ", ".join(str(seed) for seed, _, _ in runs)
     return [row["method"], row["data"], f"{key.upper()} {ours}", seeds, f"{split} → {shown}", row["selection"],
             budget(config, summaries), machines(summaries), row["paper"], details_link(row)]

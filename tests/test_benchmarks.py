@@ -208,3 +208,27 @@ def test_knn_cost_times_the_search_and_the_cached_read(tmp_path):
     assert [(r["n"], r["dims"], r["k"]) for r in record["rows"]] == [(1797, 64, 5), (1797, 16, 5)]
     assert all(r["seconds"] >= 0 and r["peak_growth_mib"] >= 0 and r["full_matrix_mib"] == 12 for r in record["rows"])
     assert "| 1,797 | 64 | 5 |" in out
+
+
+def test_compare_runs_tables_each_folder_and_draws_every_curve(tmp_path):
+    for name, seed, acc in (("gpu", 0, 0.75), ("cpu", 0, 0.74), ("cpu", 1, 0.70)):
+        run = tmp_path / name / f"s{seed}"
+        run.mkdir(parents=True)
+        curve = [{"time_s": t, "acc": acc * t / 600} for t in (6, 60, 600)]
+        (run / "summary.json").write_text(json.dumps({"acc": acc, "nmi": 0.6, "ari": 0.5, "time_s": 600,
+                                                      "epoch": 3, "machine": name, "curve": curve}))
+    (tmp_path / "cpu" / "s2").mkdir()  # unfinished: no summary, left out
+    picture = tmp_path / "curves.png"
+    out = run_script("compare_runs.py", f"GPU={tmp_path / 'gpu'}", f"CPU={tmp_path / 'cpu'}", "--picture", str(picture))
+    assert "| GPU | 0 | 75.0 |" in out and "| CPU | 0, 1 | 72.0 ± 2.0 |" in out
+    assert Image.open(picture).size[0] > 400
+
+
+def test_compare_runs_curves_are_every_evaluation_of_every_run():
+    spec = importlib.util.spec_from_file_location("compare_runs", BENCHMARKS / "compare_runs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rows = {"A": {0: {"curve": [{"time_s": 60, "acc": 0.5}, {"time_s": 120, "acc": 0.6}]},
+                  3: {"curve": [{"time_s": 30, "acc": 0.4}]}}}
+    assert module.curves(rows) == [{"run": "A s0", "minutes": 1.0, "acc": 0.5}, {"run": "A s0", "minutes": 2.0, "acc": 0.6},
+                                   {"run": "A s3", "minutes": 0.5, "acc": 0.4}]

@@ -78,17 +78,6 @@ def _method_on_digits(name: str, *extra: str):
     return method, images, cfg
 
 
-def _recorded_despite_its_obstacle(method) -> None:
-    """Records the steps of a method whose ``graph_obstacle`` keeps them eager: a trial of that
-    obstacle (its optimisers made capturable before their first step)."""
-    from infoclust.graphs import StepGraphs
-
-    method.graphs = StepGraphs()
-    for optimizer in (v for v in vars(method).values() if isinstance(v, torch.optim.Optimizer)):
-        for group in optimizer.param_groups:
-            group["capturable"] = True
-
-
 def _steps_on_digits(name: str, warmup: int, steps: int, *extra: str):
     """``steps`` training steps of method ``name`` (its quick settings and ``extra``) on digits on
     the GPU, each kind of step recorded as a CUDA graph after ``warmup`` eager ones; → (method,
@@ -97,8 +86,7 @@ def _steps_on_digits(name: str, warmup: int, steps: int, *extra: str):
     from infoclust.rng import Rng
 
     method, images, cfg = _method_on_digits(name, *extra)
-    if method.graphs is None:
-        _recorded_despite_its_obstacle(method)
+    assert method.graphs is not None, f"{name} {extra}: its step is not recorded by default"
     method.graphs.warmup = warmup
     method.prepare(images)
     rng, order = Rng.seeded(1, "cuda"), torch.randperm(len(images), generator=torch.Generator().manual_seed(0)).cuda()
@@ -111,10 +99,10 @@ def _steps_on_digits(name: str, warmup: int, steps: int, *extra: str):
 # steps enough for every kind of step to be replayed at least once after its 3 eager warm-ups:
 # DCCS's encoder step comes once in 6, IMC-SwAV's prototypes thaw at step 5 of its quick settings
 GRAPH_STEPS = {"dccs": 30, "imc-swav": 12}
-# every method with its quick settings, and DCCS's decoder variant, whose graph_obstacle is on trial:
-# its one failed recording (an H200, 2026-12-04) came in a test that had first run the networks with
-# gradients on the default stream, whose autograd leaves then kept that stream (PyTorch #180090)
-GRAPH_CASES = {**{name: (name,) for name in METHODS}, "dccs-decoder": ("dccs", "objective.information=decoder")}
+# every method with its quick settings, DCCS's decoder variant and the neighbour view (each recorded by
+# default since its trial, recorded despite its then graph_obstacle, passed on an H200 on 2026-12-04)
+GRAPH_CASES = {**{name: (name,) for name in METHODS}, "dccs-decoder": ("dccs", "objective.information=decoder"),
+               "iic-neighbour": ("iic", "objective.transform=neighbour", "objective.transforms.neighbour_k=4")}
 
 
 @pytest.mark.parametrize("case", list(GRAPH_CASES))
@@ -143,8 +131,8 @@ def test_a_training_run_on_the_gpu_records_its_step_by_default(tiny_overrides):
     assert trainer.method.graphs is not None and trainer.method.graphs.graphs
 
 
-@pytest.mark.parametrize("name", list(METHODS))
-def test_a_step_of_every_method_makes_no_host_sync(name):
+@pytest.mark.parametrize("case", list(GRAPH_CASES))
+def test_a_step_of_every_method_makes_no_host_sync(case):
     """What a CUDA graph needs of a step (graphs.py), and what keeps a GPU busy: no host
     synchronisation and no blocking copy from the host. Steps 6-11 run under torch.cuda's sync debug
     mode "error" (the first 6 warm up lazy initialisations; DCCS's cycle of critic and encoder steps
@@ -152,7 +140,8 @@ def test_a_step_of_every_method_makes_no_host_sync(name):
     from infoclust.methods import StepContext
     from infoclust.rng import Rng
 
-    method, images, cfg = _method_on_digits(name, "train.cuda_graphs=false")
+    name, *extra = GRAPH_CASES[case]
+    method, images, cfg = _method_on_digits(name, "train.cuda_graphs=false", *extra)
     method.prepare(images)
     rng, b = Rng.seeded(1, "cuda"), cfg.train.batch_size
     try:

@@ -109,3 +109,27 @@ def test_committed_results_hold_no_link_and_no_path_of_one_machine():
             if hits:
                 found[str(path.relative_to(ROOT))] = hits[:3]
     assert found == {}
+
+
+def test_the_budget_is_the_one_that_stopped_the_runs():
+    """Minutes when some run stopped by its minute budget; passes when all ran their passes first."""
+    script = load_script()
+    config = {"train": {"budget_minutes": 7, "epochs": 300}}
+    done = {"time_s": 258.0, "epoch": 300, "stopped_by": "epochs"}
+    assert script.budget(config, [done]) == "300 passes (4.3 min)"
+    assert script.budget(config, [done, {**done, "epoch": 120, "stopped_by": "budget"}]) == "7 min (300 passes at most)"
+    assert script.machines([{"machine": "NVIDIA H200; host Intel(R) Xeon(R) Processor (x86_64), 16 cores"}]) == "NVIDIA H200"
+
+
+def test_one_seed_shows_its_figure_without_a_spread(tmp_path, monkeypatch):
+    script = load_script()
+    for seeds, folder in (((0,), "one"), ((0, 1), "two")):
+        for seed in seeds:
+            run = tmp_path / folder / f"s{seed}"
+            run.mkdir(parents=True)
+            (run / "config.yaml").write_text(yaml.safe_dump({"data": {"split": "all"}, "train": {"epochs": 3}}))
+            (run / "summary.json").write_text(json.dumps({"acc": 0.7 + 0.1 * seed, "time_s": 60, "epoch": 3}))
+    monkeypatch.setattr(script, "ROOT", tmp_path)
+    row = {"method": "M", "data": "D", "selection": "S", "paper": "P", "page": "docs/RESULTS.md", "section": "X", "anchor": "x"}
+    assert script.row_cells({**row, "runs": "one"})[2] == "ACC 70.0"
+    assert script.row_cells({**row, "runs": "two"})[2] == "ACC 75.0 ± 5.0"

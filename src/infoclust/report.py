@@ -374,15 +374,18 @@ def _finish(fig: Figure, axes: Sequence[Axes], path: Path) -> None:
     _save(fig, path)
 
 
-def plot_acc_over_time(path: Path, records: list[dict], title: str, target: float | None = None) -> None:
+def plot_acc_over_time(path: Path, records: list[dict], title: str, target: float | None = None,
+                       log_minutes: bool = False) -> None:
     """ACC against training minutes, one line per ``run`` value; ``records``: dicts with ``run``,
-    ``minutes`` and ``acc``; ``target``: a dashed horizontal line (e.g. a paper's figure)."""
+    ``minutes`` and ``acc``; ``target``: a dashed horizontal line (e.g. a paper's figure);
+    ``log_minutes``: a logarithmic time axis (runs minutes and hours long on one picture)."""
     fig = Figure(figsize=(7, 4))
     ax = fig.add_subplot()
     _plot_lines(ax, records, "minutes", {"acc": "ACC"}, group="run")
     if target is not None:
         ax.axhline(target, color="black", linestyle="--", linewidth=1, label=f"target {target:g}")
-    ax.set(xlabel="training time (minutes)", ylabel="ACC (selected sub-head)", title=title)
+    ax.set(xlabel="training time (minutes)", ylabel="ACC (selected sub-head)", title=title,
+           xscale="log" if log_minutes else "linear")
     _finish(fig, [ax], path)
 
 

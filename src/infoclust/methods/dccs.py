@@ -25,16 +25,6 @@ HEAD = "zc"  # the reported "head": the category code
 CRITIC_LIMIT = 1e4  # |Wasserstein estimate| or gradient penalty above this: the critic has diverged
 
 
-def graph_obstacle(cfg: DCCSRunConfig) -> str | None:
-    """Why this config's step cannot be recorded as a CUDA graph, or None when it can."""
-    if cfg.objective.information == "decoder" and cfg.objective.beta_rec > 0:
-        # its one recording, on an H200, failed ("operation would make the legacy stream depend on a
-        # capturing blocking stream"), most likely from the test's own earlier forward with gradients
-        # on the default stream (tests/test_cuda.py tries it again); eager until that passes
-        return "the decoder variant's recording is still on trial (tests/test_cuda.py)"
-    return None
-
-
 class DCCS(Method):
     """The encoder, the critic and the MI discriminator (or the decoder), with their two optimisers."""
 
@@ -179,5 +169,5 @@ QUICK = {"model.width": 8, "views.input_size": 12, "train.batch_size": 64, "trai
 ESTIMATOR_DOC = """DCCS (Zhao et al. 2020) of images: ``fit`` / ``predict`` (argmax of Zc) / ``predict_proba``
     (Zc) / ``transform`` (Z = [Zs, Zc], N×(50 + K)). ``X`` as for ``infoclust.IIC``; settings not
     given are chosen from the image size as ``infoclust train --method dccs`` chooses them."""
-register(MethodSpec("dccs", DCCSRunConfig, PRESET, resolve, validate, DCCS, SUMMARY, QUICK, graph_obstacle=graph_obstacle,
+register(MethodSpec("dccs", DCCSRunConfig, PRESET, resolve, validate, DCCS, SUMMARY, QUICK,
                     estimator="DCCS", estimator_doc=ESTIMATOR_DOC))

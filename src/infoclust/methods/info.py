@@ -47,8 +47,6 @@ def graph_obstacle(cfg: InfoRunConfig) -> str | None:
     """Why this objective's step cannot be recorded as a CUDA graph, or None when it can."""
     if uses(cfg, "mixup"):
         return "Mixup draws its mixing weights on the host"
-    if uses(cfg, "neighbour"):
-        return "the neighbour view is not recorded as a graph (untested on a GPU)"
     return None
 
 
