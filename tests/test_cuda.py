@@ -143,11 +143,11 @@ def test_a_step_of_every_method_makes_no_host_sync(case):
     name, *extra = GRAPH_CASES[case]
     method, images, cfg = _method_on_digits(name, "train.cuda_graphs=false", *extra)
     method.prepare(images)
-    rng, b = Rng.seeded(1, "cuda"), cfg.train.batch_size
+    rng, b, epoch = Rng.seeded(1, "cuda"), cfg.train.batch_size, next(e for e in range(9) if method.may_report(e))
     try:
         for step in range(12):
             torch.cuda.set_sync_debug_mode("error" if step >= 6 else 0)
             idx = torch.arange(step * b, (step + 1) * b, device="cuda") % len(images)
-            method.train_step(images[idx], StepContext(next(e for e in range(9) if method.may_report(e)), step, rng, idx))
+            method.train_step(images[idx], StepContext(epoch, step, rng, idx))
     finally:
         torch.cuda.set_sync_debug_mode(0)

@@ -91,12 +91,17 @@ class Method(ABC):
 
     def __init__(self, cfg: RunConfig, device: torch.device, dist: DistContext = DistContext()):
         """Sets ``graphs`` as ``train.cuda_graphs`` asks where the method's step can be recorded (its
-        spec's ``graph_obstacle``); ``True`` where it cannot is one ConfigError naming why. A method
-        that records its steps builds its optimisers with ``capturable=self.graphs is not None``."""
+        spec's ``graph_obstacle``); ``True`` where it cannot is one ConfigError naming why. Build the
+        optimisers after it, with ``optimiser``."""
         self.cfg, self.device, self.dist = cfg, device, dist
         obstacle = method_spec(cfg.method).graph_obstacle(cfg)
         recorded = use_cuda_graphs(cfg.train.cuda_graphs, device, dist, obstacle and f"{cfg.method}: {obstacle}")
         self.graphs = StepGraphs() if recorded else None
+
+    def optimiser(self, kind: type[torch.optim.Optimizer], params, **settings) -> torch.optim.Optimizer:
+        """``kind(params, **settings)``, capturable where this run records its steps (its step counts
+        then live on the device, where a replayed step reads them)."""
+        return kind(params, capturable=self.graphs is not None, **settings)
 
     def run_step(self, kind: object, step: Step, samples: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:
         """``step(samples, indices)`` eagerly, or as the CUDA graph of its ``kind`` of step (a head, a

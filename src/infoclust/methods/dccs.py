@@ -47,11 +47,10 @@ class DCCS(Method):
         self.informer = informer.to(device)
         # the adversarial terms keep moving; KL(Zc(x) ‖ Zc(aug x)) goes flat at 0 in a collapse
         self.watched_loss = "aug" if o.beta_aug > 0 else "loss"
-        betas, capturable = tuple(cfg.train.betas), self.graphs is not None
-        self.optimizer = torch.optim.Adam([*self.encoder.parameters(), *self.informer.parameters()],
-                                          lr=cfg.train.lr, betas=betas, capturable=capturable)
-        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=cfg.train.lr, betas=betas,
-                                                 capturable=capturable)
+        betas = tuple(cfg.train.betas)
+        self.optimizer = self.optimiser(torch.optim.Adam, [*self.encoder.parameters(), *self.informer.parameters()],
+                                        lr=cfg.train.lr, betas=betas)
+        self.critic_optimizer = self.optimiser(torch.optim.Adam, self.critic.parameters(), lr=cfg.train.lr, betas=betas)
 
     # ------------------------------------------------------------------ the contract
     def diagnose(self, parts: dict[str, float]) -> str | None:

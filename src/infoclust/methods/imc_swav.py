@@ -45,9 +45,8 @@ class IMCSwAV(Method):
         self.prototypes = Prototypes(m.projection_dim, m.prototypes).to(device)
         self.classifier = synchronise_batchnorm(classifier(features, m.classifier_hidden, m.n_clusters), dist).to(device)
         t = cfg.train
-        self.optimizer = torch.optim.Adam(
-            [{"params": module.parameters()} for module in self.modules.values()],
-            lr=t.lr, betas=tuple(t.betas), weight_decay=t.weight_decay, capturable=self.graphs is not None)
+        self.optimizer = self.optimiser(torch.optim.Adam, [{"params": module.parameters()} for module in self.modules.values()],
+                                        lr=t.lr, betas=tuple(t.betas), weight_decay=t.weight_decay)
         # past embeddings of the assigned views (assign_views × L × D), this process's share
         self.queue = torch.zeros(0, device=device)
         self.queue_filled = 0  # rows of the queue that hold embeddings

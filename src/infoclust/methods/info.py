@@ -78,7 +78,7 @@ class InfoClustering(HeadPasses):
         model = ClusterNet(cfg.model.backbone, net_shape, heads, cfg.model.sub_heads, cfg.model.width)
         self.model = synchronise_batchnorm(model, dist).to(device)
         self.model.to(memory_format=self.memory_format)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.train.lr, capturable=self.graphs is not None)
+        self.optimizer = self.optimiser(torch.optim.Adam, self.model.parameters(), lr=cfg.train.lr)
         self.cycle = parse_schedule(cfg.train.head_schedule, list(heads))
         self.heads = list(heads)
         self.radius: torch.Tensor | None = None  # per-sample VAT radius (adaptive ε), set by prepare

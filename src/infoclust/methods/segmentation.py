@@ -38,7 +38,7 @@ class DenseIIC(HeadPasses):
         self.views = build_views(cfg)
         net = SegmentationNet(network_channels(cfg, sample_shape[0]), heads, m.sub_heads, m.width, m.padding)
         self.model = synchronise_batchnorm(net, dist).to(device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.train.lr, capturable=self.graphs is not None)
+        self.optimizer = self.optimiser(torch.optim.Adam, self.model.parameters(), lr=cfg.train.lr)
         self.cycle = parse_schedule(cfg.train.head_schedule, list(heads))
         self.heads = list(heads)
 

@@ -47,8 +47,8 @@ class TEMI(Method):
         self.student = TEMIHeads(dim, m.n_clusters, m.heads, m.hidden, m.bottleneck).to(device)
         self.teacher = copy.deepcopy(self.student).requires_grad_(False)
         self.modules = {"student": self.student, "teacher": self.teacher}
-        self.optimizer = torch.optim.AdamW(self.student.parameters(), lr=cfg.train.lr,
-                                           weight_decay=cfg.train.weight_decay, capturable=self.graphs is not None)
+        self.optimizer = self.optimiser(torch.optim.AdamW, self.student.parameters(), lr=cfg.train.lr,
+                                        weight_decay=cfg.train.weight_decay)
         self.marginal = torch.full((m.heads, m.n_clusters), 1 / m.n_clusters, device=device)
         self.head_loss = torch.full((m.heads,), float("nan"), device=device)  # running loss per head
         self.shift = torch.zeros(dim, device=device)  # the standardisation, set by prepare, kept in the state
